@@ -1,0 +1,287 @@
+//! The command line: `serve`, `migrate`, `openapi`, `keys`, `local-db`.
+
+use std::{path::PathBuf, process::ExitCode, sync::Arc};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use sqlx::PgPool;
+
+use crate::{
+    auth::{self, Authenticator, KeyCache, Role, keys::ApiKey},
+    config::{Config, DatabaseConfig, LogConfig, ServeConfig},
+    db, http,
+    state::AppState,
+    telemetry,
+};
+
+/// Switchboard: propensity scoring and contact-center case KPIs.
+///
+/// Every option can also be set by the environment variable shown in its help (and in
+/// `.env.example`); a `.env` file in the working directory is read too.
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version)]
+pub struct Cli {
+    #[command(flatten)]
+    pub log: LogConfig,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service.
+    Serve {
+        #[command(flatten)]
+        serve: ServeConfig,
+        #[command(flatten)]
+        database: DatabaseConfig,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseConfig,
+    },
+    /// Print the OpenAPI 3.1 document (what `openapi/openapi.json` holds).
+    Openapi {
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Create, list and revoke API keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysCommand,
+        #[command(flatten)]
+        database: DatabaseConfig,
+    },
+    /// Manage the private PostgreSQL cluster used when DATABASE_URL is unset.
+    LocalDb {
+        #[command(subcommand)]
+        action: LocalDbCommand,
+        #[command(flatten)]
+        database: DatabaseConfig,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it once (only its hash is stored).
+    Create {
+        #[arg(long, value_enum)]
+        role: Role,
+        /// A name to recognise the key by, e.g. `crm-prod` or `dashboard-1`.
+        #[arg(long)]
+        name: String,
+    },
+    /// List keys (never their secrets).
+    List,
+    /// Revoke the active key with this name or id.
+    Revoke {
+        /// The key's name, or its id (the 12 characters after `sb_`).
+        name_or_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LocalDbCommand {
+    /// Create and start the cluster if needed, and print its URL.
+    Start,
+    /// Stop the cluster.
+    Stop,
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    // A missing .env is normal; a malformed one is worth knowing about.
+    if let Err(e) = dotenvy::dotenv()
+        && !e.not_found()
+    {
+        eprintln!("error: .env: {e}");
+        return ExitCode::FAILURE;
+    }
+    let cli = Cli::parse();
+    if let Err(e) = telemetry::init_logging(&cli.log) {
+        eprintln!("error: {e:#}");
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "switchboard failed");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { serve, database } => {
+            serve.validate().map_err(anyhow::Error::msg)?;
+            run_serve(Config { database, serve }).await
+        }
+        Command::Migrate { database } => {
+            let pool = connect(&database).await?;
+            db::migrate(&pool).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Openapi { output } => {
+            let json = http::openapi::document_json();
+            match output {
+                Some(path) => std::fs::write(&path, json)
+                    .with_context(|| format!("cannot write {}", path.display())),
+                None => {
+                    print!("{json}");
+                    Ok(())
+                }
+            }
+        }
+        Command::Keys { action, database } => {
+            let pool = connect(&database).await?;
+            db::migrate(&pool).await?;
+            run_keys(&pool, action).await
+        }
+        Command::LocalDb { action, database } => {
+            let cluster =
+                db::local::LocalCluster::new(&database.local_pg_dir, database.local_pg_port);
+            match action {
+                LocalDbCommand::Start => {
+                    let url =
+                        tokio::task::spawn_blocking(move || cluster.ensure_running()).await??;
+                    println!("{}", url.expose());
+                }
+                LocalDbCommand::Stop => {
+                    let stopped = tokio::task::spawn_blocking(move || cluster.stop()).await??;
+                    println!("{}", if stopped { "stopped" } else { "not running" });
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn connect(database: &DatabaseConfig) -> anyhow::Result<PgPool> {
+    let url = db::resolve_url(database).await?;
+    tracing::info!(database = %url.redacted(), "using database");
+    db::pool(&url, database)
+}
+
+/// `keys` subcommands; public so tests exercise the same code path as the CLI.
+pub async fn run_keys(pool: &PgPool, action: KeysCommand) -> anyhow::Result<()> {
+    match action {
+        KeysCommand::Create { role, name } => {
+            let key = auth::create_key(pool, &name, role).await?;
+            eprintln!(
+                "Created {} key `{name}`. Store it now: it is not shown again.",
+                role.as_str()
+            );
+            println!("{key}");
+        }
+        KeysCommand::List => {
+            println!(
+                "{:<14} {:<7} {:<25} {:<25} {:<25} name",
+                "id", "role", "created", "last used", "revoked"
+            );
+            for key in auth::store::list_keys(pool).await? {
+                let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                    t.map_or_else(
+                        || "-".to_owned(),
+                        |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                    )
+                };
+                println!(
+                    "{:<14} {:<7} {:<25} {:<25} {:<25} {}",
+                    key.lookup_id,
+                    key.role.as_str(),
+                    when(Some(key.created_at)),
+                    when(key.last_used_at),
+                    when(key.revoked_at),
+                    key.name
+                );
+            }
+        }
+        KeysCommand::Revoke { name_or_id } => {
+            let revoked = auth::store::revoke_key(pool, &name_or_id).await?;
+            anyhow::ensure!(
+                revoked > 0,
+                "no active key has the name or id `{name_or_id}`"
+            );
+            println!(
+                "revoked {revoked} key(s); running servers stop accepting it within AUTH_CACHE_TTL_S"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Connects, migrates if configured, and assembles the state `serve` runs with. Returns the
+/// state and, on a first start, the admin key created for the operator.
+pub async fn prepare(config: Config) -> anyhow::Result<(AppState, Option<String>)> {
+    let url = db::resolve_url(&config.database).await?;
+    tracing::info!(database = %url.redacted(), "using database");
+    let pool = db::pool(&url, &config.database)?;
+    if config.serve.migrate_on_start {
+        db::migrate(&pool).await?;
+    }
+    let (authenticator, first_admin_key) = if config.serve.auth_disabled {
+        tracing::warn!(
+            "AUTH_DISABLED=true: every request is treated as admin, without a key. Never do this outside a local demo."
+        );
+        (Authenticator::Disabled, None)
+    } else {
+        let bootstrap = config
+            .serve
+            .bootstrap_admin_key
+            .as_ref()
+            .and_then(|k| ApiKey::parse(k.expose()));
+        let created = auth::ensure_admin_key(&pool, bootstrap.as_ref()).await?;
+        (
+            Authenticator::Keys(KeyCache::new(config.serve.auth_cache_ttl())),
+            created,
+        )
+    };
+    let state = AppState {
+        db: pool,
+        config: Arc::new(config),
+        auth: Arc::new(authenticator),
+        metrics: telemetry::metrics_handle(),
+    };
+    Ok((state, first_admin_key))
+}
+
+async fn run_serve(config: Config) -> anyhow::Result<()> {
+    let listen_addr = config.serve.listen_addr;
+    let drain_timeout = config.serve.shutdown_timeout();
+    tracing::info!(config = ?config, "starting");
+    let (state, first_admin_key) = prepare(config).await?;
+    if let Some(key) = first_admin_key {
+        // Printed, not logged: log pipelines keep copies, a terminal does not.
+        eprintln!(
+            "\n================================================================\n\
+             No admin key existed, so one was created. It is shown only now:\n\n    {key}\n\n\
+             Use it as `Authorization: Bearer {key}`.\n\
+             Create more with `switchboard keys create --role <scorer|viewer|admin> --name <name>`.\n\
+             ================================================================\n"
+        );
+    }
+    let app = http::app(state);
+    let listener = tokio::net::TcpListener::bind(listen_addr)
+        .await
+        .with_context(|| format!("cannot listen on {listen_addr}"))?;
+    tracing::info!("listening on http://{listen_addr} (API docs at http://{listen_addr}/docs)");
+    http::serve(listener, app, http::shutdown_signal(), drain_timeout).await?;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,246 @@
+//! Every setting, read from the environment (and the matching CLI flag), validated at start.
+//!
+//! `.env.example` mirrors this file: each variable with its default and meaning.
+
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::{Args, ValueEnum};
+
+/// A secret value: usable, but never printed by `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"[redacted]\"")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+/// A PostgreSQL URL whose password is redacted when printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        DatabaseUrl(url.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with any password replaced, safe for logs.
+    pub fn redacted(&self) -> String {
+        let url = &self.0;
+        let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+            return url.clone();
+        };
+        let rest = &url[scheme_end..];
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        match rest[..authority_end].rfind('@') {
+            Some(at) => match rest[..at].find(':') {
+                Some(colon) => format!(
+                    "{}{}:[redacted]{}",
+                    &url[..scheme_end],
+                    &rest[..colon],
+                    &rest[at..]
+                ),
+                None => url.clone(),
+            },
+            None => url.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.redacted())
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Ok(DatabaseUrl(s.to_owned()))
+        } else {
+            Err("must start with postgres:// or postgresql://".into())
+        }
+    }
+}
+
+/// Where the database is: an explicit server, or the project's private local cluster.
+#[derive(Args, Debug, Clone)]
+pub struct DatabaseConfig {
+    /// PostgreSQL server to use. Unset: Switchboard starts (or reuses) a private cluster in
+    /// `LOCAL_PG_DIR` from the installed PostgreSQL binaries.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<DatabaseUrl>,
+
+    /// Data directory of the private cluster used when DATABASE_URL is unset.
+    #[arg(long, env = "LOCAL_PG_DIR", default_value = "var/postgres")]
+    pub local_pg_dir: PathBuf,
+
+    /// TCP port (on 127.0.0.1) of the private cluster.
+    #[arg(long, env = "LOCAL_PG_PORT", default_value_t = 54329)]
+    pub local_pg_port: u16,
+
+    /// Largest number of pooled connections.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_max_connections: u32,
+
+    /// Seconds to wait for a pooled connection before failing the request with 503.
+    #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT_S", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub database_acquire_timeout_s: u64,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines, for terminals.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Logging settings, shared by every subcommand.
+#[derive(Args, Debug, Clone)]
+pub struct LogConfig {
+    /// `text` for terminals, `json` in production.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    /// Log filter in `tracing` syntax, e.g. `info` or `switchboard=debug,tower_http=info`.
+    #[arg(long, env = "LOG_LEVEL", default_value = "info", global = true)]
+    pub log_level: String,
+}
+
+/// Settings of `switchboard serve`.
+#[derive(Args, Debug, Clone)]
+pub struct ServeConfig {
+    /// Address and port to listen on.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8080")]
+    pub listen_addr: SocketAddr,
+
+    /// Apply pending migrations at start (otherwise run `switchboard migrate` first).
+    #[arg(long, env = "MIGRATE_ON_START", default_value_t = true, action = clap::ArgAction::Set)]
+    pub migrate_on_start: bool,
+
+    /// Seconds before a request is answered 408.
+    #[arg(long, env = "REQUEST_TIMEOUT_S", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout_s: u64,
+
+    /// Largest request body in bytes (larger: 413).
+    #[arg(long, env = "BODY_LIMIT_BYTES", default_value_t = 16 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1024..=(1u64 << 34)))]
+    pub body_limit_bytes: u64,
+
+    /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_S", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_timeout_s: u64,
+
+    /// Comma-separated origins allowed by CORS (`*` for any). Empty: no cross-origin access.
+    #[arg(
+        long,
+        env = "CORS_ALLOWED_ORIGINS",
+        default_value = "",
+        value_delimiter = ','
+    )]
+    pub cors_allowed_origins: Vec<String>,
+
+    /// Accept every request as admin, without a key. For local demos only; loudly logged.
+    #[arg(long, env = "AUTH_DISABLED", default_value_t = false, action = clap::ArgAction::Set)]
+    pub auth_disabled: bool,
+
+    /// An admin key to create at start if it does not exist yet (for automated set-ups; must
+    /// have the form printed by `switchboard keys create`). Unset: the first start creates an
+    /// admin key and prints it once.
+    #[arg(long, env = "BOOTSTRAP_ADMIN_KEY", hide_env_values = true)]
+    pub bootstrap_admin_key: Option<Secret>,
+
+    /// Seconds a validated API key is trusted before it is looked up again (revocation delay).
+    #[arg(long, env = "AUTH_CACHE_TTL_S", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub auth_cache_ttl_s: u64,
+}
+
+impl ServeConfig {
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_s)
+    }
+
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout_s)
+    }
+
+    pub fn auth_cache_ttl(&self) -> Duration {
+        Duration::from_secs(self.auth_cache_ttl_s)
+    }
+
+    /// Checks that clap's per-value parsing cannot express.
+    pub fn validate(&self) -> Result<(), String> {
+        for origin in self.cors_allowed_origins.iter().filter(|o| !o.is_empty()) {
+            if origin != "*" && !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                return Err(format!(
+                    "CORS_ALLOWED_ORIGINS: `{origin}` is not an origin like https://crm.example.com"
+                ));
+            }
+            if origin.parse::<axum::http::HeaderValue>().is_err() {
+                return Err(format!(
+                    "CORS_ALLOWED_ORIGINS: `{origin}` is not a valid header value"
+                ));
+            }
+        }
+        if let Some(key) = &self.bootstrap_admin_key
+            && crate::auth::keys::ApiKey::parse(key.expose()).is_none()
+        {
+            return Err("BOOTSTRAP_ADMIN_KEY: not a Switchboard key (expected sb_<id>_<secret> as printed by `switchboard keys create`)".into());
+        }
+        Ok(())
+    }
+}
+
+/// Everything the running service needs, assembled once at start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub serve: ServeConfig,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_url_password_is_redacted() {
+        let url = DatabaseUrl::new("postgres://app:s3cret@db.internal:5432/switchboard");
+        assert_eq!(
+            url.redacted(),
+            "postgres://app:[redacted]@db.internal:5432/switchboard"
+        );
+        assert!(!format!("{url:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn database_url_without_password_is_unchanged() {
+        let url = DatabaseUrl::new("postgres://app@127.0.0.1/switchboard");
+        assert_eq!(url.redacted(), "postgres://app@127.0.0.1/switchboard");
+    }
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        let secret: Secret = "sb_abc_def".parse().unwrap();
+        assert_eq!(format!("{secret:?}"), "\"[redacted]\"");
+    }
+}

@@ -1,0 +1,117 @@
+//! The OpenAPI 3.1 document: assembled from the routes registered with `utoipa-axum`, plus the
+//! security scheme and the problem+json error responses every operation shares.
+
+use utoipa::{
+    OpenApi, ToSchema,
+    openapi::{
+        self, Content, RefOr, Response,
+        path::Operation,
+        security::{Http, HttpAuthScheme, SecurityScheme},
+    },
+};
+
+use super::error::{FieldError, PROBLEM_JSON, Problem};
+
+/// Name of the bearer-key security scheme in the document.
+pub const SECURITY_SCHEME: &str = "api_key";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Switchboard",
+        description = "Propensity scoring (LightGBM models, deciles, reason codes, batch runs, lift) and contact-center case KPIs (SLA, first contact resolution, process views).\n\nAuthenticate with `Authorization: Bearer <key>`; keys have the role `scorer`, `viewer` or `admin` and are created with `switchboard keys create`. Errors are RFC 9457 `application/problem+json`.",
+        license(name = "MIT", identifier = "MIT"),
+    ),
+    tags(
+        (name = "operations", description = "Health, readiness and metrics (no key needed)"),
+        (name = "auth", description = "API keys (created and revoked with `switchboard keys`)"),
+    ),
+    components(schemas(Problem, FieldError)),
+)]
+struct ApiDoc;
+
+/// The document before routes are added.
+pub fn base() -> openapi::OpenApi {
+    let mut api = ApiDoc::openapi();
+    api.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    if let Some(components) = api.components.as_mut() {
+        components.add_security_scheme(
+            SECURITY_SCHEME,
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("sb_<id>_<secret>")
+                    .description(Some("An API key from `switchboard keys create`"))
+                    .build(),
+            ),
+        );
+    }
+    api
+}
+
+/// Adds the shared error responses to every operation: 401 and 403 where a key is needed,
+/// 500 everywhere. Operations declare their own 4xx responses themselves.
+pub fn finish(mut api: openapi::OpenApi) -> openapi::OpenApi {
+    for item in api.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            add_error_responses(operation);
+        }
+    }
+    api
+}
+
+fn add_error_responses(operation: &mut Operation) {
+    let secured = operation
+        .security
+        .as_ref()
+        .is_some_and(|requirements| !requirements.is_empty());
+    let mut add = |status: &str, description: &str| {
+        operation
+            .responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| problem_response(description));
+    };
+    if secured {
+        add("401", "No API key, or an invalid or revoked one");
+        add("403", "The key's role may not call this operation");
+    }
+    add(
+        "500",
+        "Unexpected server failure (details are logged, not returned)",
+    );
+}
+
+/// A response whose body is a problem document.
+pub fn problem_response(description: &str) -> RefOr<Response> {
+    RefOr::T(
+        Response::builder()
+            .description(description)
+            .content(PROBLEM_JSON, Content::new(Some(problem_schema())))
+            .build(),
+    )
+}
+
+fn problem_schema() -> RefOr<openapi::schema::Schema> {
+    RefOr::Ref(openapi::Ref::from_schema_name(Problem::name()))
+}
+
+/// The complete document as `switchboard openapi` prints it and `openapi/openapi.json` holds it.
+pub fn document() -> openapi::OpenApi {
+    let (_, api) = super::api_router().split_for_parts();
+    finish(api)
+}
+
+/// `document()` as pretty JSON with a final newline.
+pub fn document_json() -> String {
+    let mut json = document().to_pretty_json().unwrap_or_default();
+    json.push('\n');
+    json
+}

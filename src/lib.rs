@@ -1,0 +1,12 @@
+//! Switchboard: propensity scoring and contact-center case KPIs as one web service.
+//!
+//! Modules by capability (`auth`, later `scoring`, `cases`, `kpi`) on shared plumbing
+//! (`config`, `db`, `http`, `state`, `telemetry`); `cli` is what the binary runs.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod state;
+pub mod telemetry;

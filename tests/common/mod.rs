@@ -1,0 +1,308 @@
+//! Test harness: a fresh, migrated database per test on a real PostgreSQL, and the real router.
+//!
+//! The server is `DATABASE_URL` when set, otherwise the project's private local cluster (the
+//! same zero-configuration path `switchboard serve` takes).
+
+#![allow(dead_code)]
+
+use std::{
+    path::PathBuf,
+    sync::Arc,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use axum::{
+    Router,
+    body::Body,
+    http::{HeaderMap, Method, Request, StatusCode, header},
+};
+use http_body_util::BodyExt;
+use sqlx::{Connection, PgConnection, PgPool};
+use switchboard::{
+    auth::{self, Authenticator, KeyCache, Role},
+    config::{Config, DatabaseConfig, DatabaseUrl, ServeConfig},
+    db,
+    state::AppState,
+    telemetry,
+};
+use tokio::sync::OnceCell;
+use tower::ServiceExt;
+
+/// The server every test database lives on.
+pub async fn server_url() -> DatabaseUrl {
+    static URL: OnceCell<DatabaseUrl> = OnceCell::const_new();
+    URL.get_or_init(|| async {
+        let url = match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.is_empty() => DatabaseUrl::new(url),
+            _ => {
+                let cluster = db::local::LocalCluster::new(&local_pg_dir(), local_pg_port());
+                tokio::task::spawn_blocking(move || cluster.ensure_running())
+                    .await
+                    .expect("join")
+                    .expect("start the private PostgreSQL cluster")
+            }
+        };
+        drop_stale_test_databases(&url).await;
+        url
+    })
+    .await
+    .clone()
+}
+
+fn local_pg_dir() -> PathBuf {
+    std::env::var_os("LOCAL_PG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("var/postgres"))
+}
+
+fn local_pg_port() -> u16 {
+    std::env::var("LOCAL_PG_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(54329)
+}
+
+fn with_database(url: &DatabaseUrl, database: &str) -> DatabaseUrl {
+    let text = url.expose();
+    let (base, _) = text.rsplit_once('/').expect("URL has a database");
+    DatabaseUrl::new(format!("{base}/{database}"))
+}
+
+/// Test databases are named `sbtest_<unix seconds>_<random>`; those older than an hour are
+/// leftovers of earlier runs.
+async fn drop_stale_test_databases(url: &DatabaseUrl) {
+    let Ok(mut conn) = PgConnection::connect(url.expose()).await else {
+        return;
+    };
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'sbtest\\_%'")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_default();
+    let now = unix_seconds();
+    for name in names {
+        let created: u64 = name
+            .split('_')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        if now.saturating_sub(created) > 3600 {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS \"{name}\""
+            )))
+            .execute(&mut conn)
+            .await;
+        }
+    }
+}
+
+fn unix_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A new, empty, migrated database; returns its URL.
+pub async fn fresh_database() -> DatabaseUrl {
+    let server = server_url().await;
+    let name = format!(
+        "sbtest_{}_{}",
+        unix_seconds(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let mut conn = PgConnection::connect(server.expose())
+        .await
+        .expect("connect to the test server");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let url = with_database(&server, &name);
+    let pool = PgPool::connect(url.expose()).await.expect("connect");
+    db::migrate(&pool).await.expect("migrate");
+    pool.close().await;
+    url
+}
+
+pub fn database_config(url: &DatabaseUrl) -> DatabaseConfig {
+    DatabaseConfig {
+        database_url: Some(url.clone()),
+        local_pg_dir: local_pg_dir(),
+        local_pg_port: local_pg_port(),
+        database_max_connections: 8,
+        database_acquire_timeout_s: 2,
+    }
+}
+
+pub fn serve_config() -> ServeConfig {
+    ServeConfig {
+        listen_addr: "127.0.0.1:0".parse().expect("addr"),
+        migrate_on_start: true,
+        request_timeout_s: 30,
+        body_limit_bytes: 1024 * 1024,
+        shutdown_timeout_s: 10,
+        cors_allowed_origins: vec![],
+        auth_disabled: false,
+        bootstrap_admin_key: None,
+        auth_cache_ttl_s: 0,
+    }
+}
+
+/// Keys of every role, created through the same code as `switchboard keys create`.
+pub struct Keys {
+    pub admin: String,
+    pub scorer: String,
+    pub viewer: String,
+}
+
+/// The real application on a fresh database.
+pub struct TestApp {
+    pub state: AppState,
+    pub router: Router,
+    pub keys: Keys,
+    pub url: DatabaseUrl,
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with_config(serve_config()).await
+    }
+
+    pub async fn with_config(serve: ServeConfig) -> Self {
+        let url = fresh_database().await;
+        Self::on_database(url, serve).await
+    }
+
+    pub async fn on_database(url: DatabaseUrl, serve: ServeConfig) -> Self {
+        let database = database_config(&url);
+        let pool = db::pool(&url, &database).expect("pool");
+        let keys = Keys {
+            admin: auth::create_key(&pool, "test-admin", Role::Admin)
+                .await
+                .expect("key"),
+            scorer: auth::create_key(&pool, "test-scorer", Role::Scorer)
+                .await
+                .expect("key"),
+            viewer: auth::create_key(&pool, "test-viewer", Role::Viewer)
+                .await
+                .expect("key"),
+        };
+        let authenticator = if serve.auth_disabled {
+            Authenticator::Disabled
+        } else {
+            Authenticator::Keys(KeyCache::new(serve.auth_cache_ttl()))
+        };
+        let state = AppState {
+            db: pool,
+            config: Arc::new(Config { database, serve }),
+            auth: Arc::new(authenticator),
+            metrics: telemetry::metrics_handle(),
+        };
+        let router = switchboard::http::app(state.clone());
+        TestApp {
+            state,
+            router,
+            keys,
+            url,
+        }
+    }
+
+    /// Sends a request through the real router.
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router is infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec();
+        Reply {
+            status,
+            headers,
+            body: bytes,
+        }
+    }
+
+    pub async fn get(&self, uri: &str, key: Option<&str>) -> Reply {
+        self.send(request(Method::GET, uri, key, None)).await
+    }
+
+    pub async fn post_json(&self, uri: &str, key: Option<&str>, body: serde_json::Value) -> Reply {
+        self.send(request(Method::POST, uri, key, Some(body.to_string())))
+            .await
+    }
+}
+
+pub fn request(
+    method: Method,
+    uri: &str,
+    key: Option<&str>,
+    json: Option<String>,
+) -> Request<Body> {
+    let mut builder = Request::builder().method(method).uri(uri);
+    if let Some(key) = key {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {key}"));
+    }
+    match json {
+        Some(body) => builder
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body)),
+        None => builder.body(Body::empty()),
+    }
+    .expect("request")
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// Asserts an RFC 9457 problem with this status and returns it.
+    pub fn problem(&self, status: StatusCode) -> serde_json::Value {
+        assert_eq!(
+            self.status,
+            status,
+            "unexpected status; body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        assert_eq!(self.content_type(), "application/problem+json");
+        let problem = self.json();
+        assert_eq!(problem["status"], status.as_u16());
+        assert!(problem["title"].is_string());
+        assert!(problem["type"].is_string());
+        assert!(
+            problem["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "problem without detail: {problem}"
+        );
+        problem
+    }
+}
