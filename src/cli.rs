@@ -10,6 +10,7 @@ use crate::{
     auth::{self, Authenticator, KeyCache, Role, keys::ApiKey},
     config::{Config, DatabaseConfig, LogConfig, ServeConfig},
     db, http,
+    scoring::registry::ModelRegistry,
     state::AppState,
     telemetry,
 };
@@ -252,11 +253,37 @@ pub async fn prepare(config: Config) -> anyhow::Result<(AppState, Option<String>
             created,
         )
     };
+    let models = Arc::new(ModelRegistry::new());
+    let model_path = std::path::Path::new(&config.serve.model_path);
+    if !config.serve.model_path.is_empty() {
+        if model_path.exists() {
+            models
+                .bootstrap_from_file(&pool, model_path)
+                .await
+                .with_context(|| format!("MODEL_PATH {}", model_path.display()))?;
+        } else {
+            tracing::warn!(path = %model_path.display(), "MODEL_PATH does not exist; no model registered from it");
+        }
+    }
+    models.sync_with_database(&pool).await?;
+    match models.active() {
+        Some(model) => tracing::info!(
+            model_id = model.id,
+            name = %model.name,
+            trees = model.tree_count,
+            evaluator = if model.uses_native() { "native" } else { "lightgbm" },
+            "serving model"
+        ),
+        None => tracing::warn!(
+            "no active model: scoring answers 503 until one is uploaded and activated"
+        ),
+    }
     let state = AppState {
         db: pool,
         config: Arc::new(config),
         auth: Arc::new(authenticator),
         metrics: telemetry::metrics_handle(),
+        models,
     };
     Ok((state, first_admin_key))
 }
@@ -276,6 +303,7 @@ async fn run_serve(config: Config) -> anyhow::Result<()> {
              ================================================================\n"
         );
     }
+    spawn_model_refresh(&state);
     let app = http::app(state);
     let listener = tokio::net::TcpListener::bind(listen_addr)
         .await
@@ -284,4 +312,23 @@ async fn run_serve(config: Config) -> anyhow::Result<()> {
     http::serve(listener, app, http::shutdown_signal(), drain_timeout).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Keeps this replica on the model activated in the database, wherever it was activated.
+fn spawn_model_refresh(state: &AppState) {
+    let seconds = state.config.serve.model_refresh_s;
+    if seconds == 0 {
+        return;
+    }
+    let (models, db) = (state.models.clone(), state.db.clone());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(seconds));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = models.sync_with_database(&db).await {
+                tracing::warn!(error = %e, "could not check the active model");
+            }
+        }
+    });
 }

@@ -170,6 +170,21 @@ pub struct ServeConfig {
     #[arg(long, env = "BOOTSTRAP_ADMIN_KEY", hide_env_values = true)]
     pub bootstrap_admin_key: Option<Secret>,
 
+    /// LightGBM text model registered and activated at start when no model is active. A
+    /// `<stem>.deciles.json` beside it becomes its decile reference. Empty: none.
+    // A String, not a PathBuf: clap's path parser refuses the empty value that means "none".
+    #[arg(long, env = "MODEL_PATH", default_value = "models/demo/model.txt")]
+    pub model_path: String,
+
+    /// Largest number of accounts in one `POST /v1/scores` (more: 413).
+    #[arg(long, env = "MAX_ACCOUNTS_PER_REQUEST", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_accounts_per_request: u32,
+
+    /// Seconds between checks that this replica serves the model activated in the database
+    /// (another replica may have activated one). 0: never check.
+    #[arg(long, env = "MODEL_REFRESH_S", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=86400))]
+    pub model_refresh_s: u64,
+
     /// Seconds a validated API key is trusted before it is looked up again (revocation delay).
     #[arg(long, env = "AUTH_CACHE_TTL_S", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub auth_cache_ttl_s: u64,

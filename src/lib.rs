@@ -8,5 +8,6 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod scoring;
 pub mod state;
 pub mod telemetry;

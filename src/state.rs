@@ -5,7 +5,7 @@ use std::sync::Arc;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 
-use crate::{auth::Authenticator, config::Config};
+use crate::{auth::Authenticator, config::Config, scoring::registry::ModelRegistry};
 
 /// Shared, cheaply cloned application state.
 #[derive(Clone)]
@@ -14,4 +14,5 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub auth: Arc<Authenticator>,
     pub metrics: PrometheusHandle,
+    pub models: Arc<ModelRegistry>,
 }

@@ -24,7 +24,7 @@ use tokio::{
 
 #[tokio::test]
 async fn healthz_and_readyz_answer_when_all_is_well() {
-    let app = TestApp::new().await;
+    let app = TestApp::with_demo_model().await;
     let health = app.get("/healthz", None).await;
     assert_eq!(health.status, StatusCode::OK);
     assert_eq!(health.json()["status"], "ok");
@@ -123,6 +123,7 @@ async fn readiness_flips_when_the_database_goes_down_and_comes_back() {
         1,
     ));
     let app = TestApp::on_database(relayed, serve_config()).await;
+    app.load_demo_model().await;
 
     assert_eq!(app.get("/readyz", None).await.status, StatusCode::OK);
 
@@ -259,7 +260,7 @@ async fn auth_disabled_treats_every_request_as_admin() {
 
 #[tokio::test]
 async fn public_endpoints_need_no_key() {
-    let app = TestApp::new().await;
+    let app = TestApp::with_demo_model().await;
     for path in ["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs/"] {
         assert_eq!(app.get(path, None).await.status, StatusCode::OK, "{path}");
     }

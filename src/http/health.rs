@@ -62,7 +62,8 @@ pub struct ReadinessResponse {
     pub checks: Vec<ReadinessCheck>,
 }
 
-/// Ready to serve (readiness probe): the database answers, every migration is applied.
+/// Ready to serve (readiness probe): the database answers, every migration is applied, a
+/// model is active.
 /// Answers 503 with the reason otherwise.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
@@ -102,6 +103,28 @@ pub async fn get_readyz(State(state): State<AppState>) -> Response {
             detail: format!("no answer within {} s", DB_CHECK_TIMEOUT.as_secs()),
         }),
     }
+    checks.push(match state.models.active() {
+        Some(model) => ReadinessCheck {
+            name: "model".into(),
+            ok: true,
+            detail: format!(
+                "model {} ({} {}) served by the {} evaluator",
+                model.id,
+                model.name,
+                model.version_label,
+                if model.uses_native() {
+                    "native"
+                } else {
+                    "LightGBM"
+                }
+            ),
+        },
+        None => ReadinessCheck {
+            name: "model".into(),
+            ok: false,
+            detail: "no active model: upload one (POST /v1/models) and activate it".into(),
+        },
+    });
     let failed: Vec<String> = checks
         .iter()
         .filter(|c| !c.ok)

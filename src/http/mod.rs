@@ -22,6 +22,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(health::router())
         .merge(metrics::router())
         .merge(crate::auth::router())
+        .merge(crate::scoring::router())
 }
 
 /// The complete application: routes, docs at `/docs`, fallbacks and middleware.

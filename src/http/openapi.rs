@@ -25,6 +25,8 @@ pub const SECURITY_SCHEME: &str = "api_key";
     tags(
         (name = "operations", description = "Health, readiness and metrics (no key needed)"),
         (name = "auth", description = "API keys (created and revoked with `switchboard keys`)"),
+        (name = "models", description = "LightGBM model registry: upload, inspect, activate"),
+        (name = "scores", description = "Online propensity scores with deciles and reason codes"),
     ),
     components(schemas(Problem, FieldError)),
 )]

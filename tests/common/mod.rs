@@ -22,6 +22,7 @@ use switchboard::{
     auth::{self, Authenticator, KeyCache, Role},
     config::{Config, DatabaseConfig, DatabaseUrl, ServeConfig},
     db,
+    scoring::registry::ModelRegistry,
     state::AppState,
     telemetry,
 };
@@ -146,6 +147,9 @@ pub fn serve_config() -> ServeConfig {
         auth_disabled: false,
         bootstrap_admin_key: None,
         auth_cache_ttl_s: 0,
+        model_path: String::new(),
+        max_accounts_per_request: 100,
+        model_refresh_s: 0,
     }
 }
 
@@ -198,6 +202,7 @@ impl TestApp {
             config: Arc::new(Config { database, serve }),
             auth: Arc::new(authenticator),
             metrics: telemetry::metrics_handle(),
+            models: Arc::new(ModelRegistry::new()),
         };
         let router = switchboard::http::app(state.clone());
         TestApp {
@@ -206,6 +211,23 @@ impl TestApp {
             keys,
             url,
         }
+    }
+
+    /// Registers and activates the shipped demo model, as `MODEL_PATH` does at start.
+    pub async fn load_demo_model(&self) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/demo/model.txt");
+        self.state
+            .models
+            .bootstrap_from_file(&self.state.db, &path)
+            .await
+            .expect("demo model registers");
+    }
+
+    /// The app on a fresh database, serving the demo model.
+    pub async fn with_demo_model() -> Self {
+        let app = Self::new().await;
+        app.load_demo_model().await;
+        app
     }
 
     /// Sends a request through the real router.

@@ -1,0 +1,413 @@
+//! Native evaluator vs LightGBM (lightgbm3) on a 500-tree, 64-feature binary model.
+//!
+//! Run with `cargo bench --bench native_vs_lightgbm`. The model is `models/demo/model.txt`
+//! (or the file named by `SWITCHBOARD_BENCH_MODEL`); without it, a 500-tree model with 64
+//! features (one categorical) is trained here first (and written to
+//! `SWITCHBOARD_BENCH_SAVE_TO` when that is set). Rows are drawn from each feature's
+//! `feature_infos` range (categories from its list), with 5 % NaN.
+
+use std::ffi::{CStr, CString, c_char, c_void};
+use std::hint::black_box;
+use std::time::Instant;
+
+use lightgbm3::Booster;
+use switchboard::scoring::native::NativeModel;
+use switchboard::scoring::reference::ReferenceBooster;
+
+const BATCH_ROWS: usize = 100_000;
+const SINGLE_ROWS_NATIVE: usize = 20_000;
+const SINGLE_ROWS_LIGHTGBM: usize = 2_000;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn check(rc: i32) {
+    if rc != 0 {
+        // SAFETY: LightGBM returns a NUL-terminated thread-local message.
+        let msg = unsafe { CStr::from_ptr(lightgbm3_sys::LGBM_GetLastError()) };
+        panic!("LightGBM: {}", msg.to_string_lossy());
+    }
+}
+
+/// Trains the fallback model: 500 trees, 31 leaves, 64 features, feature 0 categorical.
+fn train_model() -> String {
+    let (nrow, ncol) = (10_000, 64);
+    let mut rng = Rng(42);
+    let mut x = Vec::with_capacity(nrow * ncol);
+    let mut y = Vec::with_capacity(nrow);
+    for _ in 0..nrow {
+        let mut logit = 0.0;
+        for j in 0..ncol {
+            let v = if j == 0 {
+                (rng.next_u64() % 20) as f64
+            } else if rng.unit() < 0.05 {
+                f64::NAN
+            } else if j % 8 == 3 && rng.unit() < 0.6 {
+                0.0
+            } else {
+                rng.unit() * 100.0
+            };
+            let w = if v.is_nan() { 0.0 } else { v / 100.0 };
+            logit += match j {
+                0 => [0.8, -0.4, 0.3, 1.1][(v as usize) % 4],
+                1..=8 => (j as f64 - 4.5) * 0.3 * w,
+                9..=16 => (w * 6.0).sin(),
+                _ => 0.05 * (w - 0.5),
+            };
+            x.push(v);
+        }
+        logit += rng.unit() * 2.0 - 1.0 - 1.0;
+        y.push(if rng.unit() < 1.0 / (1.0 + (-logit).exp()) {
+            1.0_f32
+        } else {
+            0.0
+        });
+    }
+    let dataset_params = CString::new("verbose=-1 categorical_feature=0").unwrap();
+    let params = CString::new(
+        "objective=binary num_leaves=31 learning_rate=0.05 min_data_in_leaf=20 \
+         deterministic=true seed=1 num_threads=1 verbose=-1 force_row_wise=true",
+    )
+    .unwrap();
+    let label = CString::new("label").unwrap();
+    // SAFETY: every pointer handed to LightGBM outlives the call; handles are freed once.
+    unsafe {
+        let mut dataset = std::ptr::null_mut();
+        check(lightgbm3_sys::LGBM_DatasetCreateFromMat(
+            x.as_ptr() as *const c_void,
+            lightgbm3_sys::C_API_DTYPE_FLOAT64 as i32,
+            nrow as i32,
+            ncol as i32,
+            1,
+            dataset_params.as_ptr(),
+            std::ptr::null_mut(),
+            &mut dataset,
+        ));
+        check(lightgbm3_sys::LGBM_DatasetSetField(
+            dataset,
+            label.as_ptr(),
+            y.as_ptr() as *const c_void,
+            nrow as i32,
+            lightgbm3_sys::C_API_DTYPE_FLOAT32 as i32,
+        ));
+        let mut booster = std::ptr::null_mut();
+        check(lightgbm3_sys::LGBM_BoosterCreate(
+            dataset,
+            params.as_ptr(),
+            &mut booster,
+        ));
+        let mut finished = 0;
+        for _ in 0..500 {
+            check(lightgbm3_sys::LGBM_BoosterUpdateOneIter(
+                booster,
+                &mut finished,
+            ));
+        }
+        let mut len = 0_i64;
+        check(lightgbm3_sys::LGBM_BoosterSaveModelToString(
+            booster,
+            0,
+            -1,
+            0,
+            0,
+            &mut len,
+            std::ptr::null_mut(),
+        ));
+        let mut buf = vec![0_u8; len as usize];
+        check(lightgbm3_sys::LGBM_BoosterSaveModelToString(
+            booster,
+            0,
+            -1,
+            0,
+            len,
+            &mut len,
+            buf.as_mut_ptr() as *mut c_char,
+        ));
+        check(lightgbm3_sys::LGBM_BoosterFree(booster));
+        check(lightgbm3_sys::LGBM_DatasetFree(dataset));
+        buf.pop();
+        String::from_utf8(buf).unwrap()
+    }
+}
+
+/// How the rows sample one feature.
+enum Sampler {
+    Range(f64, f64),
+    Values(Vec<f64>),
+}
+
+/// Rows drawn from each feature's `feature_infos`: uniform in `[min:max]`, or one of the
+/// listed categories; 5 % NaN.
+fn sample_rows(model: &NativeModel, n: usize, seed: u64) -> Vec<f64> {
+    let mut rng = Rng(seed);
+    let samplers: Vec<Sampler> = model
+        .feature_infos()
+        .iter()
+        .map(|info| {
+            if let Some(range) = info.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+                let (lo, hi) = range.split_once(':').unwrap();
+                Sampler::Range(lo.parse().unwrap(), hi.parse().unwrap())
+            } else if info == "none" {
+                Sampler::Values(vec![0.0])
+            } else {
+                Sampler::Values(info.split(':').map(|c| c.parse().unwrap()).collect())
+            }
+        })
+        .collect();
+    let mut rows = Vec::with_capacity(n * samplers.len());
+    for _ in 0..n {
+        for sampler in &samplers {
+            let v = if rng.unit() < 0.05 {
+                f64::NAN
+            } else {
+                match sampler {
+                    Sampler::Range(lo, hi) => lo + (hi - lo) * rng.unit(),
+                    Sampler::Values(values) => {
+                        values[(rng.next_u64() % values.len() as u64) as usize]
+                    }
+                }
+            };
+            rows.push(v);
+        }
+    }
+    rows
+}
+
+/// CPU time of this thread in ns (time while descheduled does not count; the machines are
+/// shared, so this is the steadier figure).
+#[cfg(target_os = "linux")]
+fn thread_cpu_ns() -> Option<f64> {
+    #[repr(C)]
+    struct Timespec {
+        sec: i64,
+        nsec: i64,
+    }
+    unsafe extern "C" {
+        fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
+    }
+    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+    let mut ts = Timespec { sec: 0, nsec: 0 };
+    // SAFETY: `ts` is a valid `struct timespec` (64-bit Linux layout) for the call.
+    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    (rc == 0).then_some(ts.sec as f64 * 1e9 + ts.nsec as f64)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn thread_cpu_ns() -> Option<f64> {
+    None
+}
+
+/// Median wall time and median thread CPU time (ns) of `reps` runs of `f`, after one
+/// warm-up run.
+fn median(reps: usize, mut f: impl FnMut()) -> (f64, f64) {
+    f();
+    let mut wall = Vec::with_capacity(reps);
+    let mut cpu = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let (c0, start) = (thread_cpu_ns(), Instant::now());
+        f();
+        let elapsed = start.elapsed().as_nanos() as f64;
+        wall.push(elapsed);
+        cpu.push(match (c0, thread_cpu_ns()) {
+            (Some(a), Some(b)) => b - a,
+            _ => elapsed,
+        });
+    }
+    wall.sort_by(f64::total_cmp);
+    cpu.sort_by(f64::total_cmp);
+    (wall[reps / 2], cpu[reps / 2])
+}
+
+fn main() {
+    let path = std::env::var("SWITCHBOARD_BENCH_MODEL")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/models/demo/model.txt").into());
+    let (text, source) = match std::fs::read_to_string(&path) {
+        Ok(text) => (text, path),
+        Err(_) => {
+            println!("{path} not found: training a 500-tree, 64-feature model...");
+            let start = Instant::now();
+            let text = train_model();
+            // Keep it for later runs when asked to.
+            if let Ok(save) = std::env::var("SWITCHBOARD_BENCH_SAVE_TO") {
+                std::fs::write(&save, &text).expect("save the trained model");
+            }
+            (
+                text,
+                format!("trained here in {:.1} s", start.elapsed().as_secs_f64()),
+            )
+        }
+    };
+    let native = NativeModel::parse(&text).expect("native parse");
+    let reference = ReferenceBooster::from_string(&text).expect("lightgbm3 load");
+    let mut fast = Booster::from_string(&text).expect("lightgbm3 load");
+    fast.single_row_fast_init::<f64>(None).expect("fast init");
+    let nf = native.num_features();
+    println!(
+        "model: {source}\n  {} trees, {nf} features, categorical {:?}, objective `{}`, {} bytes",
+        native.num_trees(),
+        native.categorical_features(),
+        native.objective(),
+        text.len()
+    );
+
+    let rows = sample_rows(&native, BATCH_ROWS, 7);
+
+    // Agreement first.
+    let mut native_out = vec![0.0; BATCH_ROWS];
+    native.predict_proba_batch(&rows, &mut native_out);
+    let lgbm_out = reference
+        .predict_proba(&rows, nf)
+        .expect("lightgbm3 predict");
+    let max_diff_batch = native_out
+        .iter()
+        .zip(&lgbm_out)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    let identical = native_out
+        .iter()
+        .zip(&lgbm_out)
+        .filter(|(a, b)| a.to_bits() == b.to_bits())
+        .count();
+    let mut max_diff_single = 0.0_f64;
+    for row in rows.chunks(nf).take(SINGLE_ROWS_LIGHTGBM) {
+        let l = fast.predict_single_row_fast(row).expect("fast predict")[0];
+        max_diff_single = max_diff_single.max((native.predict_proba(row) - l).abs());
+    }
+    let start = Instant::now();
+    let verification = black_box(native.verification_rows(black_box(1)));
+    let verification_time = start.elapsed();
+    let vn = verification.len() / nf;
+    let start = Instant::now();
+    let vl = reference
+        .predict_proba(&verification, nf)
+        .expect("lightgbm3 predict");
+    let verification_lgbm = start.elapsed();
+    let max_diff_verification = verification
+        .chunks(nf)
+        .zip(&vl)
+        .map(|(row, l)| (native.predict_proba(row) - l).abs())
+        .fold(0.0, f64::max);
+    let (taken, total) = native.split_coverage(&verification);
+
+    // Nodes visited.
+    let visited: usize = rows.chunks(nf).map(|r| native.nodes_visited(r)).sum();
+    let nodes_per_row = visited as f64 / BATCH_ROWS as f64;
+
+    // Single row.
+    let single_rows = &rows[..SINGLE_ROWS_NATIVE * nf];
+    let native_single = median(9, || {
+        let mut acc = 0.0;
+        for row in single_rows.chunks_exact(nf) {
+            acc += native.predict_proba(black_box(row));
+        }
+        black_box(acc);
+    });
+    let lgbm_rows = &rows[..SINGLE_ROWS_LIGHTGBM * nf];
+    let lgbm_single = median(5, || {
+        let mut acc = 0.0;
+        for row in lgbm_rows.chunks_exact(nf) {
+            acc += fast
+                .predict_single_row_fast(black_box(row))
+                .expect("fast predict")[0];
+        }
+        black_box(acc);
+    });
+
+    // Batch, one thread.
+    let native_batch = median(5, || {
+        native.predict_proba_batch(black_box(&rows), black_box(&mut native_out));
+    });
+    let lgbm_batch = median(3, || {
+        black_box(
+            reference
+                .predict_proba(black_box(&rows), nf)
+                .expect("lightgbm3 predict"),
+        );
+    });
+
+    // (wall, cpu) pairs.
+    let per = |(w, c): (f64, f64), n: usize| (w / n as f64, c / n as f64);
+    let ns1 = per(native_single, SINGLE_ROWS_NATIVE);
+    let ls1 = per(lgbm_single, SINGLE_ROWS_LIGHTGBM);
+    let nsb = per(native_batch, BATCH_ROWS);
+    let lsb = per(lgbm_batch, BATCH_ROWS);
+    let rps = |ns: f64| 1e9 / ns;
+    println!("\n                                        wall clock    thread CPU time");
+    println!("single row (median of repetitions)");
+    println!(
+        "  native predict_proba        ns/row {:>12.0} {:>14.0}",
+        ns1.0, ns1.1
+    );
+    println!(
+        "  lightgbm3 single_row_fast   ns/row {:>12.0} {:>14.0}",
+        ls1.0, ls1.1
+    );
+    println!(
+        "  speed-up                           {:>11.1}x {:>13.1}x",
+        ls1.0 / ns1.0,
+        ls1.1 / ns1.1
+    );
+    println!("batch of {BATCH_ROWS} rows, one thread (median of repetitions)");
+    println!(
+        "  native predict_proba_batch  rows/s {:>12.0} {:>14.0}",
+        rps(nsb.0),
+        rps(nsb.1)
+    );
+    println!(
+        "  lightgbm3 predict           rows/s {:>12.0} {:>14.0}",
+        rps(lsb.0),
+        rps(lsb.1)
+    );
+    println!(
+        "  speed-up                           {:>11.1}x {:>13.1}x",
+        lsb.0 / nsb.0,
+        lsb.1 / nsb.1
+    );
+    println!("nodes visited per row: {nodes_per_row:.1}");
+    println!(
+        "  native ns/node, single row         {:>12.2} {:>14.2}",
+        ns1.0 / nodes_per_row,
+        ns1.1 / nodes_per_row
+    );
+    println!(
+        "  native ns/node, batch              {:>12.2} {:>14.2}",
+        nsb.0 / nodes_per_row,
+        nsb.1 / nodes_per_row
+    );
+    println!(
+        "  lightgbm3 ns/node, single row      {:>12.2} {:>14.2}",
+        ls1.0 / nodes_per_row,
+        ls1.1 / nodes_per_row
+    );
+    println!(
+        "  lightgbm3 ns/node, batch           {:>12.2} {:>14.2}",
+        lsb.0 / nodes_per_row,
+        lsb.1 / nodes_per_row
+    );
+    println!("\nagreement with LightGBM");
+    println!(
+        "  batch: max |diff| {max_diff_batch:e} over {BATCH_ROWS} rows, {identical} bit-identical"
+    );
+    println!("  single row fast: max |diff| {max_diff_single:e} over {SINGLE_ROWS_LIGHTGBM} rows");
+    println!(
+        "  verification rows: {vn} rows built in {:.0} ms, LightGBM scores them in {:.0} ms, \
+         max |diff| {max_diff_verification:e}, {taken} of {total} split directions taken",
+        verification_time.as_secs_f64() * 1e3,
+        verification_lgbm.as_secs_f64() * 1e3
+    );
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        println!("load average while running: {}", load.trim());
+    }
+}

@@ -1,0 +1,30 @@
+//! Propensity scoring: the model registry, the native tree evaluator checked against LightGBM,
+//! online scores with deciles and reason codes.
+//!
+//! `native` and `reference` evaluate models; `model` pairs them into a servable model;
+//! `registry` keeps the active one; `deciles`, `evaluation` and `features` are pure domain code;
+//! `population` generates synthetic accounts (demo model, benchmarks).
+
+pub mod deciles;
+pub mod evaluation;
+pub mod features;
+pub mod handlers;
+pub mod model;
+pub mod native;
+pub mod population;
+pub mod reference;
+pub mod registry;
+pub mod store;
+
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(handlers::post_models, handlers::get_models))
+        .routes(routes!(handlers::get_model))
+        .routes(routes!(handlers::post_model_activate))
+        .routes(routes!(handlers::get_model_importance))
+        .routes(routes!(handlers::post_scores))
+}
