@@ -118,11 +118,12 @@ pub fn pointer_segment(name: &str) -> String {
 }
 
 /// Builds rows for `accounts` (pointer prefix per account, features) against the model's
-/// feature positions, collecting every problem.
+/// feature positions (`position(k, name)`: where the k-th name sent goes), collecting every
+/// problem.
 pub fn build_rows<'a>(
     accounts: impl IntoIterator<Item = (String, &'a FeatureMap)>,
     num_features: usize,
-    position: impl Fn(&str) -> Option<usize>,
+    position: impl Fn(usize, &str) -> Option<usize>,
     unknown: UnknownFeatures,
 ) -> Result<Rows, Vec<FieldError>> {
     let mut values = Vec::new();
@@ -133,9 +134,9 @@ pub fn build_rows<'a>(
         values.resize(start + num_features, f64::NAN);
         let row = &mut values[start..];
         let mut present = 0usize;
-        for (name, value) in &features.0 {
+        for (k, (name, value)) in features.0.iter().enumerate() {
             let field = || format!("{prefix}/features/{}", pointer_segment(name));
-            let Some(i) = position(name) else {
+            let Some(i) = position(k, name) else {
                 if unknown == UnknownFeatures::Error {
                     errors.push(FieldError::new(field(), "the model has no feature of this name (send `\"unknown_features\": \"ignore\"` to skip unknown names)"));
                 }
@@ -177,7 +178,7 @@ mod tests {
         serde_json::from_str(json).unwrap()
     }
 
-    fn position(name: &str) -> Option<usize> {
+    fn position(_: usize, name: &str) -> Option<usize> {
         ["a", "b", "c/d"].iter().position(|n| *n == name)
     }
 

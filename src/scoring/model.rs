@@ -16,6 +16,9 @@ use super::{
 /// Largest |native − LightGBM| accepted when a model loads.
 pub const NATIVE_TOLERANCE: f64 = 1e-12;
 
+/// Below this many rows, rows are predicted one at a time (see `LoadedModel::predict`).
+const SMALL_BATCH_ROWS: usize = 8;
+
 /// Seed of the synthetic verification rows (fixed, so a model's check is reproducible).
 const VERIFICATION_SEED: u64 = 0x5ee_d0c5;
 
@@ -289,7 +292,12 @@ impl LoadedModel {
     }
 
     /// Index of a feature by name.
-    pub fn feature_position(&self, name: &str) -> Option<usize> {
+    /// `hint`: where the name is expected; CRM callers usually send features in the model's
+    /// order, and a string comparison is cheaper than hashing.
+    pub fn feature_position(&self, hint: usize, name: &str) -> Option<usize> {
+        if self.feature_names.get(hint).is_some_and(|n| n == name) {
+            return Some(hint);
+        }
         self.feature_index.get(name).copied()
     }
 
@@ -301,6 +309,12 @@ impl LoadedModel {
     pub fn predict(&self, rows: &[f64]) -> Result<Vec<f64>, ReferenceError> {
         let n = rows.len() / self.num_features().max(1);
         match &self.native {
+            // The batch walk spreads rows over lanes; a few rows are faster walked one by one,
+            // each with its trees in lockstep.
+            Some(native) if n < SMALL_BATCH_ROWS => Ok(rows
+                .chunks_exact(self.num_features())
+                .map(|row| native.predict_proba(row))
+                .collect()),
             Some(native) => {
                 let mut out = vec![0.0; n];
                 native.predict_proba_batch(rows, &mut out);
