@@ -70,6 +70,22 @@ impl ModelRegistry {
         version_label: &str,
         uploaded_by: &str,
     ) -> Result<(ModelRow, bool), RegistryError> {
+        let (row, created, _) = self
+            .register_parsed(db, text, name, version_label, uploaded_by)
+            .await?;
+        Ok((row, created))
+    }
+
+    /// `register`, also handing back the parsed model so a caller that activates it at once
+    /// does not parse and verify it a second time.
+    async fn register_parsed(
+        &self,
+        db: &PgPool,
+        text: String,
+        name: &str,
+        version_label: &str,
+        uploaded_by: &str,
+    ) -> Result<(ModelRow, bool, ParsedModel), RegistryError> {
         let (parsed, text) =
             tokio::task::spawn_blocking(move || ParsedModel::parse(&text).map(|p| (p, text)))
                 .await??;
@@ -95,7 +111,7 @@ impl ModelRegistry {
         let row = store::get_model(db, id)
             .await?
             .ok_or(RegistryError::NotFound(id))?;
-        Ok((row, created))
+        Ok((row, created, parsed))
     }
 
     /// Loads a stored model into memory and makes it the active one, in the database and here.
@@ -103,6 +119,16 @@ impl ModelRegistry {
     pub async fn activate(&self, db: &PgPool, id: i64) -> Result<ModelRow, RegistryError> {
         let _guard = self.activation.lock().await;
         let loaded = load(db, id).await?;
+        self.make_active(db, loaded).await
+    }
+
+    /// Activates an already loaded model (the caller holds the activation lock).
+    async fn make_active(
+        &self,
+        db: &PgPool,
+        loaded: LoadedModel,
+    ) -> Result<ModelRow, RegistryError> {
+        let id = loaded.id;
         let mut tx = db.begin().await?;
         if !store::activate(&mut tx, id).await? {
             return Err(RegistryError::NotFound(id));
@@ -154,8 +180,8 @@ impl ModelRegistry {
             .unwrap_or("model")
             .to_owned();
         let version = format!("file:{}", path.display());
-        let (row, _) = self
-            .register(db, text, &name, &version, "MODEL_PATH")
+        let (row, _, parsed) = self
+            .register_parsed(db, text, &name, &version, "MODEL_PATH")
             .await?;
         let deciles_path = path.with_extension("deciles.json");
         if row.decile_edges.is_none()
@@ -194,7 +220,16 @@ impl ModelRegistry {
             )
             .await?;
         }
-        self.activate(db, row.id).await?;
+        let row = store::get_model(db, row.id)
+            .await?
+            .ok_or(RegistryError::NotFound(row.id))?;
+        let deciles = decile_reference(&row)?;
+        let _guard = self.activation.lock().await;
+        self.make_active(
+            db,
+            parsed.into_loaded(row.id, row.name, row.version_label, deciles),
+        )
+        .await?;
         Ok(())
     }
 }
