@@ -1,12 +1,10 @@
 //! Native evaluator vs LightGBM (lightgbm3) on a 500-tree, 64-feature binary model.
 //!
-//! Run with `cargo bench --bench native_vs_lightgbm`. The model is `models/demo/model.txt`
-//! (or the file named by `SWITCHBOARD_BENCH_MODEL`); without it, a 500-tree model with 64
-//! features (one categorical) is trained here first (and written to
-//! `SWITCHBOARD_BENCH_SAVE_TO` when that is set). Rows are drawn from each feature's
-//! `feature_infos` range (categories from its list), with 5 % NaN.
+//! Run with `cargo bench --bench native_vs_lightgbm`. The model is the shipped demo model,
+//! `models/demo/model.txt` (500 trees, 64 features, one categorical), or the file named by
+//! `SWITCHBOARD_BENCH_MODEL`. Rows are drawn from each feature's `feature_infos` range
+//! (categories from its list), with 5 % NaN.
 
-use std::ffi::{CStr, CString, c_char, c_void};
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -30,115 +28,6 @@ impl Rng {
     }
     fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-fn check(rc: i32) {
-    if rc != 0 {
-        // SAFETY: LightGBM returns a NUL-terminated thread-local message.
-        let msg = unsafe { CStr::from_ptr(lightgbm3_sys::LGBM_GetLastError()) };
-        panic!("LightGBM: {}", msg.to_string_lossy());
-    }
-}
-
-/// Trains the fallback model: 500 trees, 31 leaves, 64 features, feature 0 categorical.
-fn train_model() -> String {
-    let (nrow, ncol) = (10_000, 64);
-    let mut rng = Rng(42);
-    let mut x = Vec::with_capacity(nrow * ncol);
-    let mut y = Vec::with_capacity(nrow);
-    for _ in 0..nrow {
-        let mut logit = 0.0;
-        for j in 0..ncol {
-            let v = if j == 0 {
-                (rng.next_u64() % 20) as f64
-            } else if rng.unit() < 0.05 {
-                f64::NAN
-            } else if j % 8 == 3 && rng.unit() < 0.6 {
-                0.0
-            } else {
-                rng.unit() * 100.0
-            };
-            let w = if v.is_nan() { 0.0 } else { v / 100.0 };
-            logit += match j {
-                0 => [0.8, -0.4, 0.3, 1.1][(v as usize) % 4],
-                1..=8 => (j as f64 - 4.5) * 0.3 * w,
-                9..=16 => (w * 6.0).sin(),
-                _ => 0.05 * (w - 0.5),
-            };
-            x.push(v);
-        }
-        logit += rng.unit() * 2.0 - 1.0 - 1.0;
-        y.push(if rng.unit() < 1.0 / (1.0 + (-logit).exp()) {
-            1.0_f32
-        } else {
-            0.0
-        });
-    }
-    let dataset_params = CString::new("verbose=-1 categorical_feature=0").unwrap();
-    let params = CString::new(
-        "objective=binary num_leaves=31 learning_rate=0.05 min_data_in_leaf=20 \
-         deterministic=true seed=1 num_threads=1 verbose=-1 force_row_wise=true",
-    )
-    .unwrap();
-    let label = CString::new("label").unwrap();
-    // SAFETY: every pointer handed to LightGBM outlives the call; handles are freed once.
-    unsafe {
-        let mut dataset = std::ptr::null_mut();
-        check(lightgbm3_sys::LGBM_DatasetCreateFromMat(
-            x.as_ptr() as *const c_void,
-            lightgbm3_sys::C_API_DTYPE_FLOAT64 as i32,
-            nrow as i32,
-            ncol as i32,
-            1,
-            dataset_params.as_ptr(),
-            std::ptr::null_mut(),
-            &mut dataset,
-        ));
-        check(lightgbm3_sys::LGBM_DatasetSetField(
-            dataset,
-            label.as_ptr(),
-            y.as_ptr() as *const c_void,
-            nrow as i32,
-            lightgbm3_sys::C_API_DTYPE_FLOAT32 as i32,
-        ));
-        let mut booster = std::ptr::null_mut();
-        check(lightgbm3_sys::LGBM_BoosterCreate(
-            dataset,
-            params.as_ptr(),
-            &mut booster,
-        ));
-        let mut finished = 0;
-        for _ in 0..500 {
-            check(lightgbm3_sys::LGBM_BoosterUpdateOneIter(
-                booster,
-                &mut finished,
-            ));
-        }
-        let mut len = 0_i64;
-        check(lightgbm3_sys::LGBM_BoosterSaveModelToString(
-            booster,
-            0,
-            -1,
-            0,
-            0,
-            &mut len,
-            std::ptr::null_mut(),
-        ));
-        let mut buf = vec![0_u8; len as usize];
-        check(lightgbm3_sys::LGBM_BoosterSaveModelToString(
-            booster,
-            0,
-            -1,
-            0,
-            len,
-            &mut len,
-            buf.as_mut_ptr() as *mut c_char,
-        ));
-        check(lightgbm3_sys::LGBM_BoosterFree(booster));
-        check(lightgbm3_sys::LGBM_DatasetFree(dataset));
-        buf.pop();
-        String::from_utf8(buf).unwrap()
     }
 }
 
@@ -233,22 +122,8 @@ fn median(reps: usize, mut f: impl FnMut()) -> (f64, f64) {
 fn main() {
     let path = std::env::var("SWITCHBOARD_BENCH_MODEL")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/models/demo/model.txt").into());
-    let (text, source) = match std::fs::read_to_string(&path) {
-        Ok(text) => (text, path),
-        Err(_) => {
-            println!("{path} not found: training a 500-tree, 64-feature model...");
-            let start = Instant::now();
-            let text = train_model();
-            // Keep it for later runs when asked to.
-            if let Ok(save) = std::env::var("SWITCHBOARD_BENCH_SAVE_TO") {
-                std::fs::write(&save, &text).expect("save the trained model");
-            }
-            (
-                text,
-                format!("trained here in {:.1} s", start.elapsed().as_secs_f64()),
-            )
-        }
-    };
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+    let source = path;
     let native = NativeModel::parse(&text).expect("native parse");
     let reference = ReferenceBooster::from_string(&text).expect("lightgbm3 load");
     let mut fast = Booster::from_string(&text).expect("lightgbm3 load");

@@ -11,22 +11,21 @@
 //! as the service computes them), base rate and ROC AUC to `DIR/model.deciles.json` (the decile reference `MODEL_PATH` loads beside the model). Running it
 //! again produces byte-identical files.
 //!
-//! Training goes through `lightgbm3-sys` rather than `lightgbm3::Dataset`: the latter builds
-//! the dataset with empty parameters, and LightGBM fixes `categorical_feature` (and the
-//! binning) when the dataset is built, silently ignoring it in the booster's parameters.
+//! Training goes through `switchboard::scoring::training` (LightGBM's C API), which can set
+//! `categorical_feature` where LightGBM reads it: when the dataset is built.
 
 use std::error::Error;
-use std::ffi::{CStr, CString, c_char, c_void};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use lightgbm3_sys as sys;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use switchboard::scoring::deciles::DecileEdges;
+use switchboard::scoring::evaluation::roc_auc;
 use switchboard::scoring::population::{
     AccountGenerator, CATEGORICAL_FEATURES, FEATURE_NAMES, N_FEATURES,
 };
+use switchboard::scoring::training::train_model;
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
@@ -78,7 +77,14 @@ fn main() -> Result<()> {
     );
 
     let started = Instant::now();
-    let model_text = train(&train_x, &train_y, &dataset_params, &booster_params)?;
+    let model_text = train_model(
+        &train_x,
+        &train_y,
+        &FEATURE_NAMES,
+        &dataset_params,
+        &booster_params,
+        NUM_TREES,
+    )?;
     let train_seconds = started.elapsed().as_secs_f64();
     drop(train_x);
 
@@ -107,7 +113,8 @@ fn main() -> Result<()> {
     let (holdout_x, holdout_y) = generate(HOLDOUT_SEED, HOLDOUT_ROWS);
     let scores = booster.predict(&holdout_x, N_FEATURES as i32, true)?;
     let score_seconds = started.elapsed().as_secs_f64();
-    let auc = roc_auc(&scores, &holdout_y);
+    let labels: Vec<bool> = holdout_y.iter().map(|&y| y > 0.5).collect();
+    let auc = roc_auc(&scores, &labels).ok_or("the held-out population has only one class")?;
     let base_rate = mean(&holdout_y);
     // The same edges the service computes for a population (pandas' qcut).
     let edges = DecileEdges::from_scores(&scores).ok_or("held-out scores are not all finite")?;
@@ -193,140 +200,4 @@ fn generate(seed: u64, rows: usize) -> (Vec<f64>, Vec<f32>) {
 
 fn mean(y: &[f32]) -> f64 {
     y.iter().map(|&v| f64::from(v)).sum::<f64>() / y.len() as f64
-}
-
-/// Fails with LightGBM's last error message when a C API call did not return 0.
-fn check(code: i32) -> Result<()> {
-    if code == 0 {
-        return Ok(());
-    }
-    // SAFETY: LGBM_GetLastError returns a valid NUL-terminated, thread-local string.
-    let message = unsafe { CStr::from_ptr(sys::LGBM_GetLastError()) };
-    Err(format!("LightGBM: {}", message.to_string_lossy()).into())
-}
-
-/// Owns a LightGBM dataset handle.
-struct Dataset(sys::DatasetHandle);
-
-impl Drop for Dataset {
-    fn drop(&mut self) {
-        // SAFETY: the handle came from LGBM_DatasetCreateFromMat and is freed once.
-        unsafe { sys::LGBM_DatasetFree(self.0) };
-    }
-}
-
-/// Owns a LightGBM booster handle; must be dropped before its training dataset.
-struct Booster(sys::BoosterHandle);
-
-impl Drop for Booster {
-    fn drop(&mut self) {
-        // SAFETY: the handle came from LGBM_BoosterCreate and is freed once.
-        unsafe { sys::LGBM_BoosterFree(self.0) };
-    }
-}
-
-/// Trains `NUM_TREES` trees and returns the model as LightGBM's text format.
-fn train(x: &[f64], y: &[f32], dataset_params: &str, booster_params: &str) -> Result<String> {
-    let rows = i32::try_from(y.len())?;
-    let dataset_params = CString::new(dataset_params)?;
-    let booster_params = CString::new(booster_params)?;
-    let names: Vec<CString> = FEATURE_NAMES
-        .iter()
-        .map(|n| CString::new(*n))
-        .collect::<std::result::Result<_, _>>()?;
-    let mut name_ptrs: Vec<*const c_char> = names.iter().map(|n| n.as_ptr()).collect();
-    let label_field = CString::new("label")?;
-
-    let mut dataset = Dataset(std::ptr::null_mut());
-    // SAFETY: `x` holds `rows * N_FEATURES` f64 values in row-major order; LightGBM copies
-    // them into its bins before returning.
-    check(unsafe {
-        sys::LGBM_DatasetCreateFromMat(
-            x.as_ptr().cast::<c_void>(),
-            sys::C_API_DTYPE_FLOAT64 as i32,
-            rows,
-            N_FEATURES as i32,
-            1,
-            dataset_params.as_ptr(),
-            std::ptr::null_mut(),
-            &mut dataset.0,
-        )
-    })?;
-    // SAFETY: `y` holds `rows` f32 labels; LightGBM copies them.
-    check(unsafe {
-        sys::LGBM_DatasetSetField(
-            dataset.0,
-            label_field.as_ptr(),
-            y.as_ptr().cast::<c_void>(),
-            rows,
-            sys::C_API_DTYPE_FLOAT32 as i32,
-        )
-    })?;
-    // SAFETY: N_FEATURES valid C strings that outlive the call; LightGBM copies them.
-    check(unsafe {
-        sys::LGBM_DatasetSetFeatureNames(dataset.0, name_ptrs.as_mut_ptr(), N_FEATURES as i32)
-    })?;
-
-    let mut booster = Booster(std::ptr::null_mut());
-    // SAFETY: a valid dataset handle that outlives the booster (dropped after it).
-    check(unsafe { sys::LGBM_BoosterCreate(dataset.0, booster_params.as_ptr(), &mut booster.0) })?;
-    for tree in 1..=NUM_TREES {
-        let mut finished = 0;
-        // SAFETY: a valid booster handle and a valid out pointer.
-        check(unsafe { sys::LGBM_BoosterUpdateOneIter(booster.0, &mut finished) })?;
-        if finished != 0 {
-            return Err(format!("LightGBM could not grow tree {tree}").into());
-        }
-        if tree % 100 == 0 {
-            println!("  {tree} trees");
-        }
-    }
-
-    let mut len = 0_i64;
-    // SAFETY: a zero-length buffer only asks for the needed size.
-    check(unsafe {
-        sys::LGBM_BoosterSaveModelToString(booster.0, 0, -1, 0, 0, &mut len, std::ptr::null_mut())
-    })?;
-    let mut buffer = vec![0_u8; usize::try_from(len)?];
-    // SAFETY: `buffer` has room for `len` bytes including the terminating NUL.
-    check(unsafe {
-        sys::LGBM_BoosterSaveModelToString(
-            booster.0,
-            0,
-            -1,
-            0,
-            len,
-            &mut len,
-            buffer.as_mut_ptr().cast::<c_char>(),
-        )
-    })?;
-    drop(booster);
-    drop(dataset);
-    let text = CStr::from_bytes_until_nul(&buffer)?;
-    Ok(text.to_str()?.to_owned())
-}
-
-/// ROC AUC with ties counted as half (average ranks), as scikit-learn's `roc_auc_score`.
-fn roc_auc(scores: &[f64], labels: &[f32]) -> f64 {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
-    let positives = labels.iter().filter(|&&y| y > 0.5).count() as f64;
-    let negatives = labels.len() as f64 - positives;
-    let mut positive_rank_sum = 0.0;
-    let mut start = 0;
-    while start < order.len() {
-        let mut end = start + 1;
-        while end < order.len() && scores[order[end]] == scores[order[start]] {
-            end += 1;
-        }
-        // Ranks are 1-based; a tie group shares the mean of its ranks.
-        let average_rank = (start + 1 + end) as f64 / 2.0;
-        let group_positives = order[start..end]
-            .iter()
-            .filter(|&&i| labels[i] > 0.5)
-            .count();
-        positive_rank_sum += average_rank * group_positives as f64;
-        start = end;
-    }
-    (positive_rank_sum - positives * (positives + 1.0) / 2.0) / (positives * negatives)
 }

@@ -1,16 +1,15 @@
 //! The native evaluator against LightGBM itself (through `lightgbm3`), on models trained
 //! here so the repository carries no model fixtures.
 //!
-//! Models are trained through the raw C API (`lightgbm3-sys`): lightgbm3's `Dataset`
-//! always passes empty dataset parameters, so it cannot set `categorical_feature` or
-//! `zero_as_missing`, which only take effect when the dataset is constructed.
+//! Models are trained through `scoring::training` (LightGBM's C API), which can set
+//! `categorical_feature` and `zero_as_missing` where LightGBM reads them.
 
 use std::collections::BTreeSet;
-use std::ffi::{CStr, CString, c_char, c_void};
 use std::sync::OnceLock;
 
 use switchboard::scoring::native::NativeModel;
 use switchboard::scoring::reference::ReferenceBooster;
+use switchboard::scoring::training::train_model;
 
 /// Deterministic data for the tests.
 struct Rng(u64);
@@ -41,15 +40,7 @@ fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
-fn check(rc: i32) {
-    if rc != 0 {
-        // SAFETY: LightGBM returns a NUL-terminated thread-local message.
-        let msg = unsafe { CStr::from_ptr(lightgbm3_sys::LGBM_GetLastError()) };
-        panic!("LightGBM: {}", msg.to_string_lossy());
-    }
-}
-
-/// Trains through the C API and returns the model text (`save_model` format).
+/// Trains through LightGBM's C API and returns the model text (`save_model` format).
 fn train(
     x: &[f64],
     y: &[f32],
@@ -58,81 +49,8 @@ fn train(
     params: &str,
     iterations: usize,
 ) -> String {
-    let ncol = names.len();
-    let nrow = x.len() / ncol;
-    assert_eq!(y.len(), nrow);
-    let dataset_params = CString::new(dataset_params).unwrap();
-    let params = CString::new(params).unwrap();
-    let label = CString::new("label").unwrap();
-    let c_names: Vec<CString> = names
-        .iter()
-        .map(|n| CString::new(n.as_str()).unwrap())
-        .collect();
-    let mut name_ptrs: Vec<*const c_char> = c_names.iter().map(|n| n.as_ptr()).collect();
-    // SAFETY: every pointer handed to LightGBM outlives the call; handles are freed once.
-    unsafe {
-        let mut dataset = std::ptr::null_mut();
-        check(lightgbm3_sys::LGBM_DatasetCreateFromMat(
-            x.as_ptr() as *const c_void,
-            lightgbm3_sys::C_API_DTYPE_FLOAT64 as i32,
-            nrow as i32,
-            ncol as i32,
-            1,
-            dataset_params.as_ptr(),
-            std::ptr::null_mut(),
-            &mut dataset,
-        ));
-        check(lightgbm3_sys::LGBM_DatasetSetField(
-            dataset,
-            label.as_ptr(),
-            y.as_ptr() as *const c_void,
-            nrow as i32,
-            lightgbm3_sys::C_API_DTYPE_FLOAT32 as i32,
-        ));
-        check(lightgbm3_sys::LGBM_DatasetSetFeatureNames(
-            dataset,
-            name_ptrs.as_mut_ptr(),
-            ncol as i32,
-        ));
-        let mut booster = std::ptr::null_mut();
-        check(lightgbm3_sys::LGBM_BoosterCreate(
-            dataset,
-            params.as_ptr(),
-            &mut booster,
-        ));
-        let mut finished = 0;
-        for _ in 0..iterations {
-            check(lightgbm3_sys::LGBM_BoosterUpdateOneIter(
-                booster,
-                &mut finished,
-            ));
-            assert_eq!(finished, 0, "training stopped early");
-        }
-        let mut len = 0_i64;
-        check(lightgbm3_sys::LGBM_BoosterSaveModelToString(
-            booster,
-            0,
-            -1,
-            0,
-            0,
-            &mut len,
-            std::ptr::null_mut(),
-        ));
-        let mut buf = vec![0_u8; len as usize];
-        check(lightgbm3_sys::LGBM_BoosterSaveModelToString(
-            booster,
-            0,
-            -1,
-            0,
-            len,
-            &mut len,
-            buf.as_mut_ptr() as *mut c_char,
-        ));
-        check(lightgbm3_sys::LGBM_BoosterFree(booster));
-        check(lightgbm3_sys::LGBM_DatasetFree(dataset));
-        assert_eq!(buf.pop(), Some(0));
-        String::from_utf8(buf).unwrap()
-    }
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    train_model(x, y, &names, dataset_params, params, iterations).expect("LightGBM trains")
 }
 
 const COMMON: &str = "deterministic=true seed=7 num_threads=1 verbose=-1 force_row_wise=true";

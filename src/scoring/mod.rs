@@ -3,7 +3,8 @@
 //!
 //! `native` and `reference` evaluate models; `model` pairs them into a servable model;
 //! `registry` keeps the active one; `deciles`, `evaluation` and `features` are pure domain code;
-//! `population` generates synthetic accounts (demo model, benchmarks).
+//! `population` generates synthetic accounts and `training` trains LightGBM models (demo model,
+//! tests, benchmarks).
 
 pub mod deciles;
 pub mod evaluation;
@@ -15,6 +16,7 @@ pub mod population;
 pub mod reference;
 pub mod registry;
 pub mod store;
+pub mod training;
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 
