@@ -80,16 +80,8 @@ impl ApiError {
         }
     }
 
-    pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "malformed-request", detail)
-    }
-
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not-found", detail)
-    }
-
-    pub fn conflict(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, "conflict", detail)
     }
 
     pub fn payload_too_large(detail: impl Into<String>) -> Self {
@@ -127,10 +119,6 @@ impl ApiError {
     /// The generic problem for a bare status (unknown route, timeout, ...).
     pub fn from_status(status: StatusCode, detail: impl Into<String>) -> Self {
         Self::new(status, "", detail)
-    }
-
-    pub fn status(&self) -> StatusCode {
-        self.status
     }
 
     pub fn problem(&self) -> Problem {
