@@ -17,6 +17,7 @@ use std::{
 };
 
 use anyhow::{Context, bail};
+use sha2::Digest;
 
 use crate::config::DatabaseUrl;
 
@@ -109,9 +110,46 @@ impl LocalCluster {
             .unwrap_or_else(|| PathBuf::from("/")))
     }
 
+    /// The path handed to PostgreSQL's tools: symlinks resolved, since the cluster's user may
+    /// not be able to follow the project's own path (see `relocate_for`).
     fn data_dir_arg(&self) -> anyhow::Result<String> {
+        let path =
+            fs::canonicalize(&self.data_dir).or_else(|_| std::path::absolute(&self.data_dir))?;
+        Ok(path.to_string_lossy().into_owned())
+    }
+
+    /// The project sits below a directory the cluster's user cannot enter (a checkout under
+    /// /root, say): keep the data in /var/tmp and leave a symlink at the configured place, so
+    /// the cluster still belongs to this project and is found there next time.
+    fn relocate_for(&self, user: &RunAs) -> anyhow::Result<()> {
         let absolute = std::path::absolute(&self.data_dir)?;
-        Ok(absolute.to_string_lossy().into_owned())
+        let digest = sha2::Sha256::digest(absolute.to_string_lossy().as_bytes());
+        let target = PathBuf::from(format!(
+            "/var/tmp/switchboard-postgres-{}",
+            &hex::encode(digest)[..16]
+        ));
+        tracing::info!(target = %target.display(), "the PostgreSQL user cannot reach the project directory; keeping the cluster's data in /var/tmp");
+        fs::remove_dir(&self.data_dir)?;
+        fs::create_dir_all(&target)
+            .with_context(|| format!("cannot create {}", target.display()))?;
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o700))?;
+        std::os::unix::fs::chown(&target, Some(user.uid), Some(user.gid))?;
+        std::os::unix::fs::symlink(&target, &self.data_dir).with_context(|| {
+            format!(
+                "cannot link {} to {}",
+                self.data_dir.display(),
+                target.display()
+            )
+        })?;
+        if !is_reachable(&target, user)? {
+            bail!(
+                "the PostgreSQL user `{}` cannot use {}. Set LOCAL_PG_DIR to a directory it can \
+                 reach, or DATABASE_URL to a running server",
+                user.name,
+                target.display()
+            );
+        }
+        Ok(())
     }
 
     fn init(&self, bin: &Path, run_as: Option<&RunAs>) -> anyhow::Result<()> {
@@ -121,7 +159,9 @@ impl LocalCluster {
         fs::set_permissions(&self.data_dir, fs::Permissions::from_mode(0o700))?;
         if let Some(user) = run_as {
             std::os::unix::fs::chown(&self.data_dir, Some(user.uid), Some(user.gid))?;
-            check_traversable(&self.data_dir, user)?;
+            if !is_reachable(&self.data_dir, user)? {
+                self.relocate_for(user)?;
+            }
         }
         let data_dir = self.data_dir_arg()?;
         let out = pg_command(bin, "initdb", run_as)
@@ -294,22 +334,15 @@ fn run_as_user() -> anyhow::Result<Option<RunAs>> {
     )
 }
 
-/// The cluster's user must be able to reach its data directory through every parent.
-fn check_traversable(dir: &Path, user: &RunAs) -> anyhow::Result<()> {
+/// Whether the cluster's user can write the directory, reaching it through every parent.
+fn is_reachable(dir: &Path, user: &RunAs) -> anyhow::Result<bool> {
     let out = Command::new("runuser")
         .args(["-u", &user.name, "--", "test", "-w"])
         .arg(dir)
+        .current_dir("/")
         .output()
         .context("cannot run runuser")?;
-    if !out.status.success() {
-        bail!(
-            "the PostgreSQL user `{}` cannot reach {} (a parent directory is private). Set \
-             LOCAL_PG_DIR to a directory it can reach, or DATABASE_URL to a running server",
-            user.name,
-            dir.display()
-        );
-    }
-    Ok(())
+    Ok(out.status.success())
 }
 
 fn pg_command(bin: &Path, program: &str, run_as: Option<&RunAs>) -> Command {
