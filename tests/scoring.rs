@@ -253,15 +253,7 @@ async fn malformed_requests_are_problems() {
         .await;
     syntax.problem(StatusCode::BAD_REQUEST);
 
-    let not_json = app
-        .send(
-            Request::post("/v1/scores")
-                .header(header::AUTHORIZATION, format!("Bearer {}", app.keys.scorer))
-                .header(header::CONTENT_TYPE, "text/plain")
-                .body(Body::from("{}"))
-                .unwrap(),
-        )
-        .await;
+    let not_json = post_text(&app, "/v1/scores", &app.keys.scorer, "{}").await;
     not_json.problem(StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
     let wrong_shape = app
@@ -353,15 +345,21 @@ fn train_small_model(objective: &str, trees: usize) -> String {
         .unwrap()
 }
 
-async fn upload(app: &TestApp, text: &str, name: &str, version: &str) -> common::Reply {
+/// POSTs a text body with a key.
+async fn post_text(app: &TestApp, uri: &str, key: &str, text: &str) -> common::Reply {
     app.send(
-        Request::post(format!("/v1/models?name={name}&version={version}"))
-            .header(header::AUTHORIZATION, format!("Bearer {}", app.keys.admin))
+        Request::post(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
             .header(header::CONTENT_TYPE, "text/plain")
             .body(Body::from(text.to_owned()))
             .unwrap(),
     )
     .await
+}
+
+async fn upload(app: &TestApp, text: &str, name: &str, version: &str) -> common::Reply {
+    let uri = format!("/v1/models?name={name}&version={version}");
+    post_text(app, &uri, &app.keys.admin, text).await
 }
 
 #[tokio::test]
@@ -392,14 +390,13 @@ async fn uploads_are_validated_and_activation_swaps_the_model() {
     );
 
     let small = train_small_model("binary", 30);
-    let scorer_upload = app
-        .send(
-            Request::post("/v1/models?name=small&version=1")
-                .header(header::AUTHORIZATION, format!("Bearer {}", app.keys.scorer))
-                .body(Body::from(small.clone()))
-                .unwrap(),
-        )
-        .await;
+    let scorer_upload = post_text(
+        &app,
+        "/v1/models?name=small&version=1",
+        &app.keys.scorer,
+        &small,
+    )
+    .await;
     scorer_upload.problem(StatusCode::FORBIDDEN);
 
     let created = upload(&app, &small, "small", "v1").await;
@@ -420,14 +417,7 @@ async fn uploads_are_validated_and_activation_swaps_the_model() {
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(again.json()["id"], small_id);
 
-    let missing_version = app
-        .send(
-            Request::post("/v1/models?name=small")
-                .header(header::AUTHORIZATION, format!("Bearer {}", app.keys.admin))
-                .body(Body::from(small.clone()))
-                .unwrap(),
-        )
-        .await;
+    let missing_version = post_text(&app, "/v1/models?name=small", &app.keys.admin, &small).await;
     missing_version.problem(StatusCode::BAD_REQUEST);
 
     let details = app
