@@ -357,6 +357,13 @@ async fn post_text(app: &TestApp, uri: &str, key: &str, text: &str) -> common::R
     .await
 }
 
+/// Activates a model as admin.
+async fn activate(app: &TestApp, id: i64) -> common::Reply {
+    let uri = format!("/v1/models/{id}/activate");
+    app.send(request(Method::POST, &uri, Some(&app.keys.admin), None))
+        .await
+}
+
 async fn upload(app: &TestApp, text: &str, name: &str, version: &str) -> common::Reply {
     let uri = format!("/v1/models?name={name}&version={version}");
     post_text(app, &uri, &app.keys.admin, text).await
@@ -436,14 +443,7 @@ async fn uploads_are_validated_and_activation_swaps_the_model() {
     .await
     .problem(StatusCode::NOT_FOUND);
 
-    let activated = app
-        .send(request(
-            Method::POST,
-            &format!("/v1/models/{small_id}/activate"),
-            Some(&app.keys.admin),
-            None,
-        ))
-        .await;
+    let activated = activate(&app, small_id).await;
     assert_eq!(activated.status, StatusCode::OK);
     assert_eq!(activated.json()["active"], true);
     let scored = app
@@ -550,14 +550,7 @@ async fn activation_under_load_fails_no_request() {
     }
     for i in 0..6 {
         let id = if i % 2 == 0 { small_id } else { demo_id };
-        let reply = app
-            .send(request(
-                Method::POST,
-                &format!("/v1/models/{id}/activate"),
-                Some(&app.keys.admin),
-                None,
-            ))
-            .await;
+        let reply = activate(&app, id).await;
         assert_eq!(reply.status, StatusCode::OK);
     }
     let mut seen = std::collections::BTreeSet::new();
