@@ -8,7 +8,11 @@ use sqlx::PgPool;
 
 use crate::{
     auth::{self, Authenticator, KeyCache, Role, keys::ApiKey},
-    config::{Config, DatabaseConfig, LogConfig, ServeConfig},
+    cases::{
+        import::{Classifier, ImportFormat, ImportOptions},
+        ingest::{self, ImportPhase},
+    },
+    config::{CasesConfig, Config, DatabaseConfig, LogConfig, ServeConfig},
     db, http,
     scoring::registry::ModelRegistry,
     state::AppState,
@@ -35,6 +39,32 @@ pub enum Command {
     Serve {
         #[command(flatten)]
         serve: ServeConfig,
+        #[command(flatten)]
+        cases: CasesConfig,
+        #[command(flatten)]
+        database: DatabaseConfig,
+    },
+    /// Import an event file (CSV, XES or XES.gz) into the case store, with a progress bar.
+    Import {
+        /// The file; gzip is detected from its content.
+        file: PathBuf,
+        /// `csv` or `xes`; detected from the content when absent.
+        #[arg(long, value_enum)]
+        format: Option<ImportFormatArg>,
+        /// XES: make the activity `concept:name+lifecycle:transition`.
+        #[arg(long)]
+        with_lifecycle: bool,
+        /// CSV not in the template's columns: a JSON column mapping (inline or @file).
+        #[arg(long)]
+        mapping: Option<String>,
+        /// IANA zone for times without an offset (default EVENT_TIMEZONE).
+        #[arg(long)]
+        timezone: Option<String>,
+        /// Bad rows allowed; by default one bad row stores nothing.
+        #[arg(long, default_value_t = 0)]
+        max_bad_rows: u64,
+        #[command(flatten)]
+        cases: CasesConfig,
         #[command(flatten)]
         database: DatabaseConfig,
     },
@@ -63,6 +93,12 @@ pub enum Command {
         #[command(flatten)]
         database: DatabaseConfig,
     },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ImportFormatArg {
+    Csv,
+    Xes,
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,9 +164,60 @@ pub fn main() -> ExitCode {
 
 pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve { serve, database } => {
+        Command::Serve {
+            serve,
+            cases,
+            database,
+        } => {
             serve.validate().map_err(anyhow::Error::msg)?;
-            run_serve(Config { database, serve }).await
+            run_serve(Config {
+                database,
+                serve,
+                cases,
+            })
+            .await
+        }
+        Command::Import {
+            file,
+            format,
+            with_lifecycle,
+            mapping,
+            timezone,
+            max_bad_rows,
+            cases,
+            database,
+        } => {
+            let mapping = match mapping {
+                None => None,
+                Some(text) => {
+                    let json = match text.strip_prefix('@') {
+                        Some(path) => std::fs::read_to_string(path)
+                            .with_context(|| format!("cannot read {path}"))?,
+                        None => text,
+                    };
+                    Some(
+                        serde_json::from_str(&json)
+                            .context("--mapping is not a valid column mapping")?,
+                    )
+                }
+            };
+            let options = ImportOptions {
+                format: format.map(|f| match f {
+                    ImportFormatArg::Csv => ImportFormat::Csv,
+                    ImportFormatArg::Xes => ImportFormat::Xes,
+                }),
+                classifier: if with_lifecycle {
+                    Classifier::NameAndLifecycle
+                } else {
+                    Classifier::Name
+                },
+                mapping,
+                timezone,
+                max_bad_rows,
+            };
+            let pool = connect(&database).await?;
+            db::migrate(&pool).await?;
+            run_import(&pool, &file, &options, &cases).await
         }
         Command::Migrate { database } => {
             let pool = connect(&database).await?;
@@ -331,4 +418,66 @@ fn spawn_model_refresh(state: &AppState) {
             }
         }
     });
+}
+
+async fn run_import(
+    pool: &PgPool,
+    file: &std::path::Path,
+    options: &ImportOptions,
+    cases: &CasesConfig,
+) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} {pos} rows ({per_sec}) {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let progress_bar = bar.clone();
+    let result = ingest::import_file(
+        pool,
+        file,
+        options,
+        cases.event_timezone,
+        &cases.metrics(),
+        move |phase, rows| {
+            let phase = match phase {
+                ImportPhase::Validating => "validating",
+                ImportPhase::Storing => "storing",
+            };
+            if progress_bar.message() != phase {
+                progress_bar.set_message(phase);
+                progress_bar.reset_elapsed();
+            }
+            progress_bar.set_position(rows);
+        },
+    )
+    .await;
+    bar.finish_and_clear();
+    let report = match result {
+        Ok(report) => report,
+        Err(ingest::ImportFailure::TooManyBadRows { report, .. }) => {
+            for bad in report.bad_rows.iter().take(20) {
+                for error in &bad.errors {
+                    eprintln!("line {}: {}: {}", bad.line, error.field, error.message);
+                }
+            }
+            anyhow::bail!(
+                "{} bad row(s) (allowed: {}); nothing was stored",
+                report.bad_rows_count,
+                options.max_bad_rows
+            );
+        }
+        Err(error) => return Err(error.into()),
+    };
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    eprintln!(
+        "imported {} in {:.1} s: {} events stored, {} duplicates skipped, {} cases touched",
+        file.display(),
+        started.elapsed().as_secs_f64(),
+        report.stored.events_stored,
+        report.stored.duplicates_skipped,
+        report.stored.cases_touched
+    );
+    Ok(())
 }

@@ -226,11 +226,69 @@ impl ServeConfig {
     }
 }
 
+/// Settings of the case store: how event times are read and how metrics are computed.
+#[derive(Args, Debug, Clone)]
+pub struct CasesConfig {
+    /// IANA time zone for event times given without an offset.
+    #[arg(long, env = "EVENT_TIMEZONE", default_value = "UTC")]
+    pub event_timezone: chrono_tz::Tz,
+
+    /// N of the first-contact-resolution variants, in days.
+    #[arg(long, env = "FCR_WINDOW_DAYS", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=365))]
+    pub fcr_window_days: u32,
+
+    /// Share of the SLA target from which an open case is `nearing`.
+    #[arg(long, env = "SLA_WARNING_SHARE", default_value_t = 0.75, value_parser = parse_share)]
+    pub sla_warning_share: f64,
+
+    /// Comma-separated status reasons that put a case on hold (pausing its SLA clock). Empty:
+    /// a case is on hold from each `info_requested` to its next event.
+    #[arg(
+        long,
+        env = "HOLD_STATUS_REASONS",
+        default_value = "",
+        value_delimiter = ','
+    )]
+    pub hold_status_reasons: Vec<String>,
+
+    /// Largest number of events in one `POST /v1/events` (more: 413; use imports).
+    #[arg(long, env = "MAX_EVENTS_PER_REQUEST", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_events_per_request: u32,
+
+    /// Largest event file accepted by `POST /v1/imports`, in bytes.
+    #[arg(long, env = "IMPORT_LIMIT_BYTES", default_value_t = 4 << 30, value_parser = clap::value_parser!(u64).range(1024..=(1u64 << 40)))]
+    pub import_limit_bytes: u64,
+}
+
+fn parse_share(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(share) if share > 0.0 && share < 1.0 => Ok(share),
+        _ => Err(format!("`{text}` is not a share strictly between 0 and 1")),
+    }
+}
+
+impl CasesConfig {
+    pub fn metrics(&self) -> crate::cases::metrics::MetricsConfig {
+        let reasons: Vec<String> = self
+            .hold_status_reasons
+            .iter()
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty())
+            .collect();
+        crate::cases::metrics::MetricsConfig {
+            fcr_window_days: self.fcr_window_days,
+            sla_warning_share: self.sla_warning_share,
+            hold_status_reasons: (!reasons.is_empty()).then_some(reasons),
+        }
+    }
+}
+
 /// Everything the running service needs, assembled once at start.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database: DatabaseConfig,
     pub serve: ServeConfig,
+    pub cases: CasesConfig,
 }
 
 #[cfg(test)]

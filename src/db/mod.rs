@@ -1,5 +1,6 @@
 //! The PostgreSQL pool and the embedded migrations.
 
+pub mod copy;
 pub mod local;
 
 use std::time::Duration;

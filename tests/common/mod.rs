@@ -20,7 +20,7 @@ use http_body_util::BodyExt;
 use sqlx::{Connection, PgConnection, PgPool};
 use switchboard::{
     auth::{self, Authenticator, KeyCache, Role},
-    config::{Config, DatabaseConfig, DatabaseUrl, ServeConfig},
+    config::{CasesConfig, Config, DatabaseConfig, DatabaseUrl, ServeConfig},
     db,
     scoring::registry::ModelRegistry,
     state::AppState,
@@ -153,6 +153,17 @@ pub fn serve_config() -> ServeConfig {
     }
 }
 
+pub fn cases_config() -> CasesConfig {
+    CasesConfig {
+        event_timezone: chrono_tz::Tz::UTC,
+        fcr_window_days: 7,
+        sla_warning_share: 0.75,
+        hold_status_reasons: vec![],
+        max_events_per_request: 1000,
+        import_limit_bytes: 64 << 20,
+    }
+}
+
 /// Keys of every role, created through the same code as `switchboard keys create`.
 pub struct Keys {
     pub admin: String,
@@ -199,7 +210,11 @@ impl TestApp {
         };
         let state = AppState {
             db: pool,
-            config: Arc::new(Config { database, serve }),
+            config: Arc::new(Config {
+                database,
+                serve,
+                cases: cases_config(),
+            }),
             auth: Arc::new(authenticator),
             metrics: telemetry::metrics_handle(),
             models: Arc::new(ModelRegistry::new()),

@@ -1,0 +1,373 @@
+//! CSV event files: the template's columns (the JSON field names; other columns become
+//! attributes), or any columns through a [`ColumnMapping`].
+
+use std::{collections::BTreeMap, io::BufRead};
+
+use chrono_tz::Tz;
+use serde_json::Value;
+
+use super::{ColumnMapping, ImportError, ParsedRow};
+use crate::{
+    cases::input::{EventInput, parse_timestamp},
+    http::error::FieldError,
+};
+
+/// The template's columns, which are also `EventInput`'s fields.
+pub const TEMPLATE_FIELDS: [&str; 18] = [
+    "case_id",
+    "activity",
+    "event_time",
+    "event_id",
+    "lifecycle",
+    "source_system",
+    "channel",
+    "sla_target_resolution_s",
+    "status_reason",
+    "agent",
+    "customer",
+    "priority",
+    "request_type",
+    "owner_team",
+    "is_escalated",
+    "knowledge_article_id",
+    "csat",
+    "product",
+];
+
+/// What a column of the file becomes.
+#[derive(Debug, Clone)]
+enum Target {
+    Field(&'static str),
+    Attribute(String),
+    Ignored,
+}
+
+pub struct CsvRows {
+    records: ::csv::StringRecordsIntoIter<Box<dyn BufRead + Send>>,
+    /// Per column: its header and what it becomes.
+    columns: Vec<(String, Target)>,
+    zone: Tz,
+    time_format: Option<String>,
+}
+
+impl CsvRows {
+    pub fn new(
+        reader: Box<dyn BufRead + Send>,
+        mapping: Option<ColumnMapping>,
+        zone: Tz,
+    ) -> Result<Self, ImportError> {
+        let mut csv = ::csv::ReaderBuilder::new()
+            .flexible(false)
+            .from_reader(reader);
+        let headers: Vec<String> = csv
+            .headers()
+            .map_err(|error| malformed(&error))?
+            .iter()
+            .map(|h| h.trim_start_matches('\u{feff}').trim().to_owned())
+            .collect();
+        let columns = match &mapping {
+            None => template_columns(&headers)?,
+            Some(mapping) => mapped_columns(&headers, mapping)?,
+        };
+        Ok(Self {
+            records: csv.into_records(),
+            columns,
+            zone,
+            time_format: mapping.and_then(|m| m.time_format),
+        })
+    }
+
+    fn row(&self, record: &::csv::StringRecord) -> Result<EventInput, Vec<FieldError>> {
+        let mut input = EventInput::default();
+        let mut errors = Vec::new();
+        for ((header, target), value) in self.columns.iter().zip(record.iter()) {
+            let value = value.trim();
+            if value.is_empty() {
+                continue;
+            }
+            match target {
+                Target::Ignored => {}
+                Target::Attribute(name) => {
+                    input
+                        .extra
+                        .insert(name.clone(), Value::String(value.to_owned()));
+                }
+                Target::Field(field) => {
+                    if let Err(message) = set_field(&mut input, field, value) {
+                        errors.push(FieldError::new(header.clone(), message));
+                    }
+                }
+            }
+        }
+        if let (Some(format), Some(time)) = (&self.time_format, &input.event_time) {
+            // Normalise to RFC 3339 here so validation needs no knowledge of the format.
+            match parse_timestamp(time, self.zone, Some(format)) {
+                Ok(parsed) => input.event_time = Some(parsed.to_rfc3339()),
+                Err(message) => errors.push(FieldError::new(self.header_of("event_time"), message)),
+            }
+        }
+        if errors.is_empty() {
+            Ok(input)
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn header_of(&self, field: &str) -> String {
+        self.columns
+            .iter()
+            .find(|(_, target)| matches!(target, Target::Field(f) if *f == field))
+            .map_or_else(|| field.to_owned(), |(header, _)| header.clone())
+    }
+}
+
+impl Iterator for CsvRows {
+    type Item = Result<ParsedRow, ImportError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let record = match self.records.next()? {
+            Ok(record) => record,
+            Err(error) => return Some(Err(malformed(&error))),
+        };
+        let line = record.position().map_or(0, |p| p.line());
+        let event = self.row(&record).and_then(|input| {
+            input.validate(self.zone, "").map_err(|errors| {
+                // Name the file's columns, not the template's fields.
+                errors
+                    .into_iter()
+                    .map(|e| FieldError::new(self.header_of(&e.field), e.message))
+                    .collect()
+            })
+        });
+        Some(Ok(ParsedRow { line, event }))
+    }
+}
+
+fn malformed(error: &::csv::Error) -> ImportError {
+    let line = error.position().map_or(1, |p| p.line());
+    ImportError::Malformed {
+        line,
+        message: format!("not valid CSV: {error}"),
+    }
+}
+
+fn normalise_header(header: &str) -> String {
+    header.trim().to_lowercase().replace([' ', '-'], "_")
+}
+
+fn template_columns(headers: &[String]) -> Result<Vec<(String, Target)>, ImportError> {
+    let columns: Vec<_> = headers
+        .iter()
+        .map(|header| {
+            let name = normalise_header(header);
+            let target = match TEMPLATE_FIELDS.iter().find(|f| **f == name) {
+                Some(field) => Target::Field(field),
+                None => Target::Attribute(header.clone()),
+            };
+            (header.clone(), target)
+        })
+        .collect();
+    let missing: Vec<_> = ["case_id", "activity", "event_time"]
+        .into_iter()
+        .filter(|required| {
+            !columns
+                .iter()
+                .any(|(_, t)| matches!(t, Target::Field(f) if f == required))
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(ImportError::Malformed {
+            line: 1,
+            message: format!(
+                "the header lacks the template's column(s) {}; give a column mapping for other layouts",
+                missing.join(", ")
+            ),
+        });
+    }
+    Ok(columns)
+}
+
+fn mapped_columns(
+    headers: &[String],
+    mapping: &ColumnMapping,
+) -> Result<Vec<(String, Target)>, ImportError> {
+    let mut by_column: BTreeMap<&str, Target> = BTreeMap::new();
+    let mut wanted: Vec<(&str, &str)> = vec![
+        ("case_id", &mapping.case_id),
+        ("activity", &mapping.activity),
+        ("event_time", &mapping.event_time),
+    ];
+    for (field, column) in &mapping.fields {
+        wanted.push((field, column));
+    }
+    for (field, column) in wanted {
+        let Some(known) = TEMPLATE_FIELDS.iter().find(|f| **f == field) else {
+            return Err(ImportError::Options(format!(
+                "mapping.fields: '{field}' is not a template field (one of {})",
+                TEMPLATE_FIELDS.join(", ")
+            )));
+        };
+        by_column.insert(column, Target::Field(known));
+    }
+    for column in &mapping.attributes {
+        by_column
+            .entry(column)
+            .or_insert_with(|| Target::Attribute(column.clone()));
+    }
+    let missing: Vec<_> = by_column
+        .keys()
+        .filter(|c| !headers.iter().any(|h| h == *c))
+        .copied()
+        .collect();
+    if !missing.is_empty() {
+        return Err(ImportError::Options(format!(
+            "the mapping names column(s) the file does not have: {}",
+            missing.join(", ")
+        )));
+    }
+    Ok(headers
+        .iter()
+        .map(|header| {
+            (
+                header.clone(),
+                by_column
+                    .get(header.as_str())
+                    .cloned()
+                    .unwrap_or(Target::Ignored),
+            )
+        })
+        .collect())
+}
+
+/// Sets a template field from its text in the file.
+fn set_field(input: &mut EventInput, field: &str, value: &str) -> Result<(), String> {
+    let text = Some(value.to_owned());
+    match field {
+        "case_id" => input.case_id = text,
+        "activity" => input.activity = text,
+        "event_time" => input.event_time = text,
+        "event_id" => input.event_id = text,
+        "lifecycle" => input.lifecycle = text,
+        "source_system" => input.source_system = text,
+        "channel" => input.channel = text,
+        "status_reason" => input.status_reason = text,
+        "agent" => input.agent = text,
+        "customer" => input.customer = text,
+        "priority" => input.priority = text,
+        "request_type" => input.request_type = text,
+        "owner_team" => input.owner_team = text,
+        "knowledge_article_id" => input.knowledge_article_id = text,
+        "product" => input.product = text,
+        "sla_target_resolution_s" => {
+            input.sla_target_resolution_s = Some(
+                value
+                    .parse()
+                    .map_err(|_| format!("'{value}' is not a number of seconds"))?,
+            );
+        }
+        "is_escalated" => {
+            input.is_escalated = Some(match value.to_lowercase().as_str() {
+                "true" | "1" | "yes" | "t" | "y" => true,
+                "false" | "0" | "no" | "f" | "n" => false,
+                _ => return Err(format!("'{value}' is not a boolean (true/false)")),
+            });
+        }
+        "csat" => {
+            let score: f64 = value
+                .parse()
+                .map_err(|_| format!("'{value}' is not an integer from 1 to 5"))?;
+            if score.fract() != 0.0 {
+                return Err(format!("'{value}' is not an integer from 1 to 5"));
+            }
+            input.csat = Some(score as i64);
+        }
+        _ => unreachable!("every template field is handled"),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(text: &str, mapping: Option<ColumnMapping>) -> Result<Vec<ParsedRow>, ImportError> {
+        let reader: Box<dyn BufRead + Send> =
+            Box::new(std::io::Cursor::new(text.as_bytes().to_vec()));
+        CsvRows::new(reader, mapping, Tz::UTC)?.collect()
+    }
+
+    #[test]
+    fn template_columns_with_extra_attributes_and_line_numbers() {
+        let rows = rows(
+            "case_id,activity,event_time,agent,csat,Region\n\
+             C1,Case Created,2026-01-05T10:00:00Z,ana,,north\n\
+             \"C2\",\"Case\nResolved\",2026-01-05 11:00:00,rui,9,\n\
+             C3,Case Closed,not a time,,x,\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(rows.len(), 3);
+        let first = rows[0].event.as_ref().unwrap();
+        assert_eq!(
+            (rows[0].line, first.case_id.as_str(), first.agent.as_deref()),
+            (2, "C1", Some("ana"))
+        );
+        assert_eq!(
+            first.attributes.get("Region"),
+            Some(&Value::String("north".into()))
+        );
+        // A quoted field spanning lines: the row starts on line 3.
+        assert_eq!(rows[1].line, 3);
+        let errors = rows[1].event.as_ref().unwrap_err();
+        assert_eq!(errors[0].field, "csat");
+        assert_eq!(rows[2].line, 5);
+        let fields: Vec<_> = rows[2]
+            .event
+            .as_ref()
+            .unwrap_err()
+            .iter()
+            .map(|e| e.field.clone())
+            .collect();
+        assert_eq!(
+            fields,
+            ["csat"],
+            "a bad typed column stops before validation"
+        );
+    }
+
+    #[test]
+    fn a_header_without_the_template_columns_is_refused() {
+        let error = rows("number,state\n1,New\n", None).err().unwrap();
+        assert!(
+            error.to_string().contains("case_id, activity, event_time"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_column_mapping_reads_other_layouts() {
+        let mapping = ColumnMapping {
+            case_id: "number".into(),
+            activity: "incident_state".into(),
+            event_time: "sys_updated_at".into(),
+            time_format: Some("%d/%m/%Y %H:%M".into()),
+            fields: [("agent".to_owned(), "assigned_to".to_owned())].into(),
+            attributes: vec!["made_sla".into()],
+        };
+        let rows = rows(
+            "number,incident_state,sys_updated_at,assigned_to,made_sla,noise\n\
+             INC1,New,5/3/2016 12:00,?,true,x\n\
+             INC1,Closed,31/2/2016 12:00,,false,x\n",
+            Some(mapping),
+        )
+        .unwrap();
+        let event = rows[0].event.as_ref().unwrap();
+        assert_eq!(event.event_time.to_rfc3339(), "2016-03-05T12:00:00+00:00");
+        assert_eq!(event.agent.as_deref(), Some("?"));
+        assert_eq!(event.attributes.len(), 1);
+        assert_eq!(
+            rows[1].event.as_ref().unwrap_err()[0].field,
+            "sys_updated_at"
+        );
+    }
+}

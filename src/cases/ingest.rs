@@ -1,0 +1,320 @@
+//! Storing events: batches go in with COPY, then every touched case (and every other case of
+//! the same customers, for `fcr_no_repeat`) is recomputed from all of its stored events.
+//! Files are validated completely before anything is stored, so a bad file stores nothing.
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    path::Path,
+};
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+use utoipa::ToSchema;
+
+use super::{
+    activity::{Activity, ActivityResolver},
+    import::{self, ImportError, ImportFormat, ImportOptions},
+    input::NewEvent,
+    metrics::{self, CaseMetrics, MetricsConfig},
+    store,
+};
+use crate::http::error::FieldError;
+
+/// Events per transaction of an import.
+pub const IMPORT_BATCH: usize = 10_000;
+/// Bad rows listed in a report (all are counted).
+const LISTED_BAD_ROWS: usize = 1_000;
+
+/// What one batch did.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, ToSchema)]
+pub struct BatchReport {
+    pub events_stored: u64,
+    pub duplicates_skipped: u64,
+    pub cases_touched: u64,
+    /// Stored events whose activity has no canonical role (kept and counted in process views).
+    pub unmapped_activities: u64,
+}
+
+/// Stores a batch of valid events in one transaction and recomputes the cases it touched
+/// (returned, sorted).
+pub async fn store_batch(
+    pool: &PgPool,
+    resolver: &ActivityResolver,
+    config: &MetricsConfig,
+    events: Vec<NewEvent>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<(BatchReport, Vec<String>)> {
+    if events.is_empty() {
+        return Ok((BatchReport::default(), Vec::new()));
+    }
+    let received = events.len() as u64;
+    let events: Vec<(NewEvent, Option<Activity>)> = events
+        .into_iter()
+        .map(|event| {
+            let role = resolver.resolve(&event.activity);
+            (event, role)
+        })
+        .collect();
+    let mut tx = pool.begin().await?;
+    store::lock_ingest(&mut tx).await?;
+    let (stored_case_ids, unmapped) = store::insert_events(&mut tx, &events).await?;
+    let touched: BTreeSet<String> = stored_case_ids.iter().cloned().collect();
+    let touched: Vec<String> = touched.into_iter().collect();
+    recompute(&mut tx, &touched, config, now).await?;
+    tx.commit().await?;
+    let report = BatchReport {
+        events_stored: stored_case_ids.len() as u64,
+        duplicates_skipped: received - stored_case_ids.len() as u64,
+        cases_touched: touched.len() as u64,
+        unmapped_activities: unmapped,
+    };
+    Ok((report, touched))
+}
+
+/// Recomputes these cases, and the other cases of their customers (a new case can turn an
+/// earlier case's `fcr_no_repeat` false), from all their stored events.
+pub async fn recompute(
+    conn: &mut PgConnection,
+    case_ids: &[String],
+    config: &MetricsConfig,
+    as_of: DateTime<Utc>,
+) -> sqlx::Result<usize> {
+    if case_ids.is_empty() {
+        return Ok(0);
+    }
+    let mut events = store::case_events(&mut *conn, case_ids).await?;
+    // First pass: the touched cases' own customer, request type, product and creation time.
+    let mut computed: HashMap<String, CaseMetrics> = events
+        .iter()
+        .map(|(case_id, events)| {
+            (
+                case_id.clone(),
+                metrics::compute(events, &[], config, as_of),
+            )
+        })
+        .collect();
+    let customers: BTreeSet<String> = computed
+        .values()
+        .filter_map(|m| m.customer.clone())
+        .collect();
+    if !customers.is_empty() {
+        let customers: Vec<String> = customers.into_iter().collect();
+        let stored = store::cases_of_customers(&mut *conn, &customers).await?;
+        let others: Vec<String> = stored
+            .iter()
+            .filter(|c| !computed.contains_key(&c.case_id))
+            .map(|c| c.case_id.clone())
+            .collect();
+        if !others.is_empty() {
+            events.extend(store::case_events(&mut *conn, &others).await?);
+        }
+        // Creation times by (customer, request type, product), touched cases with new values.
+        let mut creations = CreationsByKey::new();
+        for candidate in stored
+            .into_iter()
+            .filter(|c| !computed.contains_key(&c.case_id))
+        {
+            creations
+                .entry((
+                    candidate.customer,
+                    candidate.request_type,
+                    candidate.product,
+                ))
+                .or_default()
+                .push((candidate.case_id, candidate.created_at));
+        }
+        for (case_id, m) in &computed {
+            if let (Some(customer), Some(created_at)) = (&m.customer, m.created_at) {
+                creations
+                    .entry((customer.clone(), m.request_type.clone(), m.product.clone()))
+                    .or_default()
+                    .push((case_id.clone(), created_at));
+            }
+        }
+        let mut second_pass = HashMap::with_capacity(events.len());
+        for (case_id, case_events) in &events {
+            let first = computed
+                .remove(case_id)
+                .unwrap_or_else(|| metrics::compute(case_events, &[], config, as_of));
+            let repeats: Vec<DateTime<Utc>> = match &first.customer {
+                Some(customer) => creations
+                    .get(&(
+                        customer.clone(),
+                        first.request_type.clone(),
+                        first.product.clone(),
+                    ))
+                    .into_iter()
+                    .flatten()
+                    .filter(|(other, _)| other != case_id)
+                    .map(|(_, created_at)| *created_at)
+                    .collect(),
+                None => Vec::new(),
+            };
+            let m = if repeats.is_empty() {
+                first
+            } else {
+                metrics::compute(case_events, &repeats, config, as_of)
+            };
+            second_pass.insert(case_id.clone(), m);
+        }
+        computed = second_pass;
+    }
+    let rows: Vec<(String, CaseMetrics)> = computed.into_iter().collect();
+    store::upsert_cases(conn, &rows, as_of).await?;
+    Ok(rows.len())
+}
+
+/// Case ids with their creation time, by (customer, request type, product).
+type CreationsByKey =
+    HashMap<(String, Option<String>, Option<String>), Vec<(String, DateTime<Utc>)>>;
+
+/// One bad row of a file.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct BadRow {
+    pub line: u64,
+    pub errors: Vec<FieldError>,
+}
+
+/// The outcome of importing a file.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ImportReport {
+    pub format: Option<ImportFormat>,
+    pub rows_read: u64,
+    #[serde(flatten)]
+    pub stored: BatchReport,
+    pub bad_rows_count: u64,
+    /// The first bad rows (up to 1,000), with their line numbers.
+    pub bad_rows: Vec<BadRow>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportFailure {
+    /// The file cannot be read: nothing stored.
+    #[error(transparent)]
+    Unreadable(#[from] ImportError),
+    /// More bad rows than allowed: nothing stored.
+    #[error("{} bad row(s), more than the {allowed} allowed; nothing was stored", report.bad_rows_count)]
+    TooManyBadRows {
+        allowed: u64,
+        report: Box<ImportReport>,
+    },
+    #[error("storing events: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Imports a file: validates every row first (a file with more bad rows than allowed stores
+/// nothing), then stores the valid rows in batches. `progress` gets (phase, rows so far).
+pub async fn import_file(
+    pool: &PgPool,
+    path: &Path,
+    options: &ImportOptions,
+    default_zone: Tz,
+    config: &MetricsConfig,
+    progress: impl Fn(ImportPhase, u64) + Send + Sync + 'static,
+) -> Result<ImportReport, ImportFailure> {
+    let progress = std::sync::Arc::new(progress);
+    let resolver = load_resolver(pool).await?;
+
+    // Pass 1: validate everything, store nothing.
+    let (path_buf, opts) = (path.to_path_buf(), options.clone());
+    let validate_progress = progress.clone();
+    let mut report = tokio::task::spawn_blocking(move || {
+        validate_file(&path_buf, &opts, default_zone, &*validate_progress)
+    })
+    .await
+    .map_err(|error| ImportError::Options(format!("validation task failed: {error}")))??;
+    if report.bad_rows_count > options.max_bad_rows {
+        return Err(ImportFailure::TooManyBadRows {
+            allowed: options.max_bad_rows,
+            report: Box::new(report),
+        });
+    }
+
+    // Pass 2: parse again on a blocking thread, store batches as they come.
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<NewEvent>>(2);
+    let (path_buf, opts) = (path.to_path_buf(), options.clone());
+    let reader = tokio::task::spawn_blocking(move || -> Result<(), ImportError> {
+        let (_, rows) = import::rows(&path_buf, &opts, default_zone)?;
+        let mut batch = Vec::with_capacity(IMPORT_BATCH);
+        for row in rows {
+            if let Ok(event) = row?.event {
+                batch.push(event);
+                if batch.len() == IMPORT_BATCH
+                    && sender.blocking_send(std::mem::take(&mut batch)).is_err()
+                {
+                    return Ok(());
+                }
+            }
+        }
+        if !batch.is_empty() {
+            let _ = sender.blocking_send(batch);
+        }
+        Ok(())
+    });
+    let mut done = 0u64;
+    // A case spanning batches is touched once.
+    let mut touched = std::collections::HashSet::new();
+    while let Some(batch) = receiver.recv().await {
+        done += batch.len() as u64;
+        let (stored, cases) = store_batch(pool, &resolver, config, batch, Utc::now()).await?;
+        report.stored.events_stored += stored.events_stored;
+        report.stored.duplicates_skipped += stored.duplicates_skipped;
+        report.stored.unmapped_activities += stored.unmapped_activities;
+        touched.extend(cases);
+        progress(ImportPhase::Storing, done);
+    }
+    report.stored.cases_touched = touched.len() as u64;
+    reader
+        .await
+        .map_err(|error| ImportError::Options(format!("reader task failed: {error}")))??;
+    Ok(report)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportPhase {
+    Validating,
+    Storing,
+}
+
+fn validate_file(
+    path: &Path,
+    options: &ImportOptions,
+    zone: Tz,
+    progress: &dyn Fn(ImportPhase, u64),
+) -> Result<ImportReport, ImportError> {
+    let (format, rows) = import::rows(path, options, zone)?;
+    let mut report = ImportReport {
+        format: Some(format),
+        ..Default::default()
+    };
+    for row in rows {
+        let row = row?;
+        report.rows_read += 1;
+        if let Err(errors) = row.event {
+            report.bad_rows_count += 1;
+            if report.bad_rows.len() < LISTED_BAD_ROWS {
+                report.bad_rows.push(BadRow {
+                    line: row.line,
+                    errors,
+                });
+            }
+        }
+        if report.rows_read.is_multiple_of(50_000) {
+            progress(ImportPhase::Validating, report.rows_read);
+        }
+    }
+    progress(ImportPhase::Validating, report.rows_read);
+    Ok(report)
+}
+
+/// The built-in activity names plus the stored mapping.
+pub async fn load_resolver(pool: &PgPool) -> sqlx::Result<ActivityResolver> {
+    let mapping = store::activity_mappings(pool).await?;
+    Ok(ActivityResolver::with_mapping(
+        mapping
+            .into_iter()
+            .filter_map(|(label, code)| Activity::from_code(&code).map(|a| (label, a))),
+    ))
+}

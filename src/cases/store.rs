@@ -1,0 +1,411 @@
+//! All SQL of the cases capability.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor};
+
+use super::{
+    activity::Activity,
+    input::NewEvent,
+    metrics::{CaseEvent, CaseMetrics, METRICS_VERSION},
+};
+use crate::db::copy::CopyBuffer;
+
+/// Serialises ingest batches across every replica: a batch recomputes its cases from all of
+/// their events, so two batches touching one case must not interleave.
+const INGEST_LOCK: i64 = 0x5357_4244_4341_5345; // "SWBDCASE"
+
+pub async fn lock_ingest(conn: &mut PgConnection) -> sqlx::Result<()> {
+    sqlx::query!("SELECT pg_advisory_xact_lock($1)", INGEST_LOCK)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Stores new events (duplicates by idempotence key skipped, keeping file order as `seq`);
+/// returns the case id of every event stored, and how many of them had no canonical activity.
+pub async fn insert_events(
+    conn: &mut PgConnection,
+    events: &[(NewEvent, Option<Activity>)],
+) -> sqlx::Result<(Vec<String>, u64)> {
+    sqlx::query(
+        "CREATE TEMP TABLE IF NOT EXISTS incoming_events (
+             ordinal bigint, case_id text, event_key bytea, event_id text, activity text,
+             activity_code text, event_time timestamptz, lifecycle text, agent text, customer text,
+             channel text, priority text, request_type text, product text, owner_team text,
+             source_system text, status_reason text, sla_target_resolution_s float8,
+             is_escalated boolean, knowledge_article_id text, csat smallint, attributes jsonb
+         ) ON COMMIT DELETE ROWS",
+    )
+    .execute(&mut *conn)
+    .await?;
+    let mut copy = CopyBuffer::new();
+    for (ordinal, (event, role)) in events.iter().enumerate() {
+        copy.display(ordinal);
+        copy.text(&event.case_id);
+        copy.bytea(&event.event_key());
+        copy.opt_text(event.event_id.as_deref());
+        copy.text(&event.activity);
+        copy.opt_text(role.map(Activity::code));
+        copy.opt_time(Some(event.event_time));
+        for value in [
+            &event.lifecycle,
+            &event.agent,
+            &event.customer,
+            &event.channel,
+            &event.priority,
+            &event.request_type,
+            &event.product,
+            &event.owner_team,
+            &event.source_system,
+            &event.status_reason,
+        ] {
+            copy.opt_text(value.as_deref());
+        }
+        copy.opt_f64(event.sla_target_resolution_s);
+        copy.opt_display(event.is_escalated);
+        copy.opt_text(event.knowledge_article_id.as_deref());
+        copy.opt_display(event.csat);
+        if event.attributes.is_empty() {
+            copy.null();
+        } else {
+            copy.text(&serde_json::to_string(&event.attributes).unwrap_or_else(|_| "{}".into()));
+        }
+        copy.end_row();
+    }
+    let mut sink = conn.copy_in_raw("COPY incoming_events FROM STDIN").await?;
+    sink.send(copy.as_bytes()).await?;
+    sink.finish().await?;
+    let stored: Vec<(String, bool)> = sqlx::query_as(
+        "INSERT INTO events (case_id, event_key, event_id, activity, activity_code, event_time,
+             lifecycle, agent, customer, channel, priority, request_type, product, owner_team,
+             source_system, status_reason, sla_target_resolution_s, is_escalated,
+             knowledge_article_id, csat, attributes)
+         SELECT case_id, event_key, event_id, activity, activity_code, event_time,
+             lifecycle, agent, customer, channel, priority, request_type, product, owner_team,
+             source_system, status_reason, sla_target_resolution_s, is_escalated,
+             knowledge_article_id, csat, attributes
+         FROM incoming_events ORDER BY ordinal
+         ON CONFLICT (case_id, event_key) DO NOTHING
+         RETURNING case_id, activity_code IS NULL",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    sqlx::query("TRUNCATE incoming_events")
+        .execute(&mut *conn)
+        .await?;
+    let unmapped = stored.iter().filter(|(_, unmapped)| *unmapped).count() as u64;
+    Ok((
+        stored.into_iter().map(|(case_id, _)| case_id).collect(),
+        unmapped,
+    ))
+}
+
+/// Every event of the given cases, grouped by case, in event order.
+pub async fn case_events(
+    executor: impl PgExecutor<'_>,
+    case_ids: &[String],
+) -> sqlx::Result<HashMap<String, Vec<CaseEvent>>> {
+    let rows = sqlx::query!(
+        r#"SELECT case_id, seq, event_time, activity, activity_code, agent, customer, channel,
+                  priority, request_type, product, owner_team, source_system, status_reason,
+                  sla_target_resolution_s, is_escalated, knowledge_article_id, csat
+           FROM events WHERE case_id = ANY($1)
+           ORDER BY case_id, event_time, seq"#,
+        case_ids
+    )
+    .fetch_all(executor)
+    .await?;
+    let mut by_case: HashMap<String, Vec<CaseEvent>> = HashMap::new();
+    for row in rows {
+        by_case.entry(row.case_id).or_default().push(CaseEvent {
+            seq: row.seq,
+            event_time: row.event_time,
+            role: row.activity_code.as_deref().and_then(Activity::from_code),
+            activity: row.activity,
+            agent: row.agent,
+            customer: row.customer,
+            channel: row.channel,
+            priority: row.priority,
+            request_type: row.request_type,
+            product: row.product,
+            owner_team: row.owner_team,
+            source_system: row.source_system,
+            status_reason: row.status_reason,
+            sla_target_resolution_s: row.sla_target_resolution_s,
+            is_escalated: row.is_escalated,
+            knowledge_article_id: row.knowledge_article_id,
+            csat: row.csat,
+        });
+    }
+    Ok(by_case)
+}
+
+/// A stored case as `fcr_no_repeat` sees it.
+#[derive(Debug, Clone)]
+pub struct RepeatCandidate {
+    pub case_id: String,
+    pub request_type: Option<String>,
+    pub product: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub customer: String,
+}
+
+/// The stored cases of these customers.
+pub async fn cases_of_customers(
+    executor: impl PgExecutor<'_>,
+    customers: &[String],
+) -> sqlx::Result<Vec<RepeatCandidate>> {
+    sqlx::query_as!(
+        RepeatCandidate,
+        r#"SELECT case_id, request_type, product, created_at, customer AS "customer!"
+           FROM cases WHERE customer = ANY($1)"#,
+        customers
+    )
+    .fetch_all(executor)
+    .await
+}
+
+/// Cases whose metrics change with time alone and are due, or were computed by an older
+/// metrics version.
+pub async fn cases_due(
+    executor: impl PgExecutor<'_>,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!(
+        "SELECT case_id FROM cases WHERE next_change_at <= $1 OR metrics_version <> $2 LIMIT $3",
+        now,
+        METRICS_VERSION,
+        limit
+    )
+    .fetch_all(executor)
+    .await
+}
+
+/// The case columns written by [`upsert_cases`], in COPY order.
+const CASE_COLUMNS: &[&str] = &[
+    "case_id",
+    "customer",
+    "channel",
+    "priority",
+    "request_type",
+    "product",
+    "owner_team",
+    "agent",
+    "source_system",
+    "status_reason",
+    "state",
+    "event_count",
+    "first_event_at",
+    "last_event_at",
+    "created_at",
+    "first_resolved_at",
+    "resolved_at",
+    "closed_at",
+    "resolving_agent",
+    "cycle_time_s",
+    "first_resolution_s",
+    "time_to_close_s",
+    "admin_lag_s",
+    "first_response_s",
+    "first_pickup_s",
+    "on_hold_s",
+    "queue_wait_s",
+    "reactivations",
+    "is_rework",
+    "escalated",
+    "recategorized",
+    "kb_used",
+    "kb_articles",
+    "handoffs",
+    "csat",
+    "csat_satisfied",
+    "sla_target_s",
+    "sla_elapsed_s",
+    "sla_breached",
+    "sla_margin_s",
+    "sla_breached_at",
+    "sla_status",
+    "fcr_no_reactivation",
+    "fcr_no_repeat",
+    "fcr_single_interaction",
+    "next_change_at",
+    "metrics_as_of",
+    "metrics_version",
+    "updated_at",
+];
+
+fn snake<T: serde::Serialize>(value: Option<T>) -> Option<String> {
+    value
+        .and_then(|v| serde_json::to_value(v).ok())
+        .and_then(|v| v.as_str().map(str::to_owned))
+}
+
+/// Writes the computed rows of these cases (insert or replace).
+pub async fn upsert_cases(
+    conn: &mut PgConnection,
+    cases: &[(String, CaseMetrics)],
+    as_of: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    if cases.is_empty() {
+        return Ok(());
+    }
+    let columns = CASE_COLUMNS;
+    sqlx::query(
+        "CREATE TEMP TABLE IF NOT EXISTS incoming_cases (LIKE cases INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+    )
+    .execute(&mut *conn)
+    .await?;
+    let mut copy = CopyBuffer::new();
+    for (case_id, m) in cases {
+        copy.text(case_id);
+        for value in [
+            &m.customer,
+            &m.channel,
+            &m.priority,
+            &m.request_type,
+            &m.product,
+            &m.owner_team,
+            &m.agent,
+            &m.source_system,
+            &m.status_reason,
+        ] {
+            copy.opt_text(value.as_deref());
+        }
+        copy.opt_text(snake(m.state).as_deref());
+        copy.display(m.event_count);
+        for time in [
+            m.first_event_at,
+            m.last_event_at,
+            m.created_at,
+            m.first_resolved_at,
+            m.resolved_at,
+            m.closed_at,
+        ] {
+            copy.opt_time(time);
+        }
+        copy.opt_text(m.resolving_agent.as_deref());
+        for duration in [
+            m.cycle_time_s,
+            m.first_resolution_s,
+            m.time_to_close_s,
+            m.admin_lag_s,
+            m.first_response_s,
+            m.first_pickup_s,
+            m.on_hold_s,
+            m.queue_wait_s,
+        ] {
+            copy.opt_f64(duration);
+        }
+        copy.display(m.reactivations);
+        for flag in [m.is_rework, m.escalated, m.recategorized, m.kb_used] {
+            copy.display(flag);
+        }
+        copy.display(m.kb_articles);
+        copy.display(m.handoffs);
+        copy.opt_display(m.csat);
+        copy.opt_display(m.csat_satisfied);
+        copy.opt_f64(m.sla_target_s);
+        copy.opt_f64(m.sla_elapsed_s);
+        copy.opt_display(m.sla_breached);
+        copy.opt_f64(m.sla_margin_s);
+        copy.opt_time(m.sla_breached_at);
+        copy.opt_text(snake(m.sla_status).as_deref());
+        for fcr in [
+            m.fcr_no_reactivation,
+            m.fcr_no_repeat,
+            m.fcr_single_interaction,
+        ] {
+            copy.opt_text(snake(fcr).as_deref());
+        }
+        copy.opt_time(m.next_change_at);
+        copy.opt_time(Some(as_of));
+        copy.display(METRICS_VERSION);
+        copy.opt_time(Some(as_of));
+        copy.end_row();
+    }
+    let list = columns.join(", ");
+    let mut sink = conn
+        .copy_in_raw(&format!("COPY incoming_cases ({list}) FROM STDIN"))
+        .await?;
+    sink.send(copy.as_bytes()).await?;
+    sink.finish().await?;
+    let updates: Vec<String> = columns[1..]
+        .iter()
+        .map(|c| format!("{c} = EXCLUDED.{c}"))
+        .collect();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO cases ({list}) SELECT {list} FROM incoming_cases
+         ON CONFLICT (case_id) DO UPDATE SET {}",
+        updates.join(", ")
+    )))
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("TRUNCATE incoming_cases")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The stored activity mapping: (normalised label, canonical code).
+pub async fn activity_mappings(
+    executor: impl PgExecutor<'_>,
+) -> sqlx::Result<Vec<(String, String)>> {
+    let rows = sqlx::query!("SELECT label, code FROM activity_mappings ORDER BY label")
+        .fetch_all(executor)
+        .await?;
+    Ok(rows.into_iter().map(|row| (row.label, row.code)).collect())
+}
+
+/// Replaces the whole mapping; returns the previous labels.
+pub async fn replace_activity_mappings(
+    conn: &mut PgConnection,
+    mappings: &[(String, String)],
+) -> sqlx::Result<Vec<String>> {
+    let previous = sqlx::query_scalar!("DELETE FROM activity_mappings RETURNING label")
+        .fetch_all(&mut *conn)
+        .await?;
+    let (labels, codes): (Vec<String>, Vec<String>) = mappings.iter().cloned().unzip();
+    sqlx::query!(
+        "INSERT INTO activity_mappings (label, code) SELECT * FROM UNNEST($1::text[], $2::text[])",
+        &labels,
+        &codes
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(previous)
+}
+
+/// The distinct activity names stored under these normalised labels.
+pub async fn activities_with_labels(
+    executor: impl PgExecutor<'_>,
+    labels: &[String],
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!(
+        "SELECT DISTINCT activity FROM events WHERE lower(btrim(activity)) = ANY($1)",
+        labels
+    )
+    .fetch_all(executor)
+    .await
+}
+
+/// Sets the canonical code of every event with this activity name; returns the cases touched.
+pub async fn set_activity_code(
+    conn: &mut PgConnection,
+    activity: &str,
+    code: Option<&str>,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!(
+        r#"WITH changed AS (
+               UPDATE events SET activity_code = $2
+               WHERE activity = $1 AND activity_code IS DISTINCT FROM $2
+               RETURNING case_id)
+           SELECT DISTINCT case_id AS "case_id!" FROM changed"#,
+        activity,
+        code
+    )
+    .fetch_all(conn)
+    .await
+}
