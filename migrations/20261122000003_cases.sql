@@ -120,6 +120,8 @@ CREATE TABLE imports (
     duplicates_skipped bigint NOT NULL DEFAULT 0,
     cases_touched    bigint NOT NULL DEFAULT 0,
     unmapped_activities bigint NOT NULL DEFAULT 0,
+    bad_rows_count   bigint NOT NULL DEFAULT 0,
+    -- The first bad rows (line and field errors).
     bad_rows         jsonb NOT NULL DEFAULT '[]',
     error            text,
     requested_by     text NOT NULL,

@@ -391,6 +391,7 @@ async fn run_serve(config: Config) -> anyhow::Result<()> {
         );
     }
     spawn_model_refresh(&state);
+    spawn_case_refresh(&state);
     let app = http::app(state);
     let listener = tokio::net::TcpListener::bind(listen_addr)
         .await
@@ -415,6 +416,29 @@ fn spawn_model_refresh(state: &AppState) {
             tick.tick().await;
             if let Err(e) = models.sync_with_database(&db).await {
                 tracing::warn!(error = %e, "could not check the active model");
+            }
+        }
+    });
+}
+
+/// Keeps time-dependent case metrics current: FCR variants mature and open SLAs near or
+/// breach without any new event.
+fn spawn_case_refresh(state: &AppState) {
+    let (db, config) = (state.db.clone(), state.config.cases.metrics());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match ingest::refresh_due_cases(&db, &config, chrono::Utc::now()).await {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(
+                    cases = count,
+                    "recomputed cases whose metrics changed with time"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not refresh time-dependent case metrics")
+                }
             }
         }
     });

@@ -170,6 +170,32 @@ pub async fn recompute(
 type CreationsByKey =
     HashMap<(String, Option<String>, Option<String>), Vec<(String, DateTime<Utc>)>>;
 
+/// Recomputes the cases whose metrics changed with time alone (an FCR variant matured, an open
+/// SLA neared or breached) or were computed by an older metrics version, in batches; returns
+/// how many.
+pub async fn refresh_due_cases(
+    pool: &PgPool,
+    config: &MetricsConfig,
+    now: DateTime<Utc>,
+) -> sqlx::Result<usize> {
+    let mut refreshed = 0;
+    loop {
+        let mut tx = pool.begin().await?;
+        store::lock_ingest(&mut tx).await?;
+        let due = store::cases_due(&mut *tx, now, 5_000).await?;
+        if due.is_empty() {
+            return Ok(refreshed);
+        }
+        let recomputed = recompute(&mut tx, &due, config, now).await?;
+        tx.commit().await?;
+        if recomputed == 0 {
+            // Only cases without events could be left; nothing more can change.
+            return Ok(refreshed);
+        }
+        refreshed += recomputed;
+    }
+}
+
 /// One bad row of a file.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct BadRow {
@@ -238,8 +264,17 @@ pub async fn import_file(
     let reader = tokio::task::spawn_blocking(move || -> Result<(), ImportError> {
         let (_, rows) = import::rows(&path_buf, &opts, default_zone)?;
         let mut batch = Vec::with_capacity(IMPORT_BATCH);
+        // Occurrences of each natural key (case + key) in this file, for events without an id.
+        let mut seen: HashMap<(String, [u8; 16]), u32> = HashMap::new();
         for row in rows {
-            if let Ok(event) = row?.event {
+            if let Ok(mut event) = row?.event {
+                if event.event_id.is_none() {
+                    let count = seen
+                        .entry((event.case_id.clone(), event.event_key()))
+                        .or_insert(0);
+                    event.occurrence = *count;
+                    *count += 1;
+                }
                 batch.push(event);
                 if batch.len() == IMPORT_BATCH
                     && sender.blocking_send(std::mem::take(&mut batch)).is_err()

@@ -66,6 +66,11 @@ pub struct NewEvent {
     pub csat: Option<i16>,
     pub product: Option<String>,
     pub attributes: BTreeMap<String, Value>,
+    /// For events without an id read from a file: how many earlier rows of the same file had
+    /// the same natural key. Real logs repeat identical events (helpdesk: 127), and a file is
+    /// a record of what happened, so those are distinct events; re-importing the file gives
+    /// the same occurrences, so it still dedupes.
+    pub occurrence: u32,
 }
 
 impl NewEvent {
@@ -84,6 +89,10 @@ impl NewEvent {
                 hasher.update(self.event_time.timestamp_micros().to_le_bytes());
                 hasher.update(b"\x1f");
                 hasher.update(self.agent.as_deref().unwrap_or("").as_bytes());
+                if self.occurrence > 0 {
+                    hasher.update(b"\x1f");
+                    hasher.update(self.occurrence.to_le_bytes());
+                }
             }
         }
         let digest = hasher.finalize();
@@ -157,6 +166,7 @@ impl EventInput {
             is_escalated: self.is_escalated,
             csat,
             attributes: self.extra,
+            occurrence: 0,
         };
         if errors.is_empty() {
             Ok(event)

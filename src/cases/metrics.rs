@@ -114,7 +114,7 @@ pub enum Fcr {
 /// Durations are seconds; a duration whose end has not happened is `None`, never 0.
 /// Durations are not clamped: an anchor out of order (say a pickup before `case_created`)
 /// gives a negative value rather than hiding the bad data.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 pub struct CaseMetrics {
     // Attributes: latest non-null value by (event_time, seq).
     pub customer: Option<String>,

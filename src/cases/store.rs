@@ -409,3 +409,232 @@ pub async fn set_activity_code(
     .fetch_all(conn)
     .await
 }
+
+/// A stored case: its attributes and metrics, and when they were computed.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CaseRow {
+    pub case_id: String,
+    #[sqlx(flatten)]
+    pub metrics: CaseMetrics,
+    pub metrics_as_of: DateTime<Utc>,
+    pub metrics_version: i32,
+}
+
+pub async fn get_case(
+    executor: impl PgExecutor<'_>,
+    case_id: &str,
+) -> sqlx::Result<Option<CaseRow>> {
+    sqlx::query_as("SELECT * FROM cases WHERE case_id = $1")
+        .bind(case_id)
+        .fetch_optional(executor)
+        .await
+}
+
+/// A stored event, as the case detail shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub seq: i64,
+    pub event_id: Option<String>,
+    pub activity: String,
+    pub activity_code: Option<String>,
+    pub event_time: DateTime<Utc>,
+    pub lifecycle: Option<String>,
+    pub agent: Option<String>,
+    pub customer: Option<String>,
+    pub channel: Option<String>,
+    pub priority: Option<String>,
+    pub request_type: Option<String>,
+    pub product: Option<String>,
+    pub owner_team: Option<String>,
+    pub source_system: Option<String>,
+    pub status_reason: Option<String>,
+    pub sla_target_resolution_s: Option<f64>,
+    pub is_escalated: Option<bool>,
+    pub knowledge_article_id: Option<String>,
+    pub csat: Option<i16>,
+    pub attributes: Option<serde_json::Value>,
+    pub ingested_at: DateTime<Utc>,
+}
+
+pub async fn events_of_case(
+    executor: impl PgExecutor<'_>,
+    case_id: &str,
+) -> sqlx::Result<Vec<EventRow>> {
+    sqlx::query_as!(
+        EventRow,
+        "SELECT seq, event_id, activity, activity_code, event_time, lifecycle, agent, customer,
+                channel, priority, request_type, product, owner_team, source_system, status_reason,
+                sla_target_resolution_s, is_escalated, knowledge_article_id, csat, attributes,
+                ingested_at
+         FROM events WHERE case_id = $1 ORDER BY event_time, seq",
+        case_id
+    )
+    .fetch_all(executor)
+    .await
+}
+
+/// Filters of the case list; every one optional.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    pub resolved_from: Option<DateTime<Utc>>,
+    pub resolved_to: Option<DateTime<Utc>>,
+    pub state: Option<String>,
+    /// (column, value) equality filters on case attributes.
+    pub attributes: Vec<(&'static str, String)>,
+}
+
+/// Which time the list is sorted and paged by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseSort {
+    Created,
+    Resolved,
+}
+
+/// A page of cases in keyset order (time, case id); `after` is the last row of the previous
+/// page. Sorting by resolution lists resolved cases only.
+pub async fn list_cases(
+    executor: impl PgExecutor<'_>,
+    filter: &CaseFilter,
+    sort: CaseSort,
+    descending: bool,
+    after: Option<(DateTime<Utc>, String)>,
+    limit: i64,
+) -> sqlx::Result<Vec<CaseRow>> {
+    let column = match sort {
+        CaseSort::Created => "created_at",
+        CaseSort::Resolved => "resolved_at",
+    };
+    let mut query = sqlx::QueryBuilder::new("SELECT * FROM cases WHERE true");
+    if sort == CaseSort::Resolved {
+        query.push(" AND resolved_at IS NOT NULL");
+    }
+    for (bound, sql) in [
+        (filter.created_from, " AND created_at >= "),
+        (filter.created_to, " AND created_at < "),
+        (filter.resolved_from, " AND resolved_at >= "),
+        (filter.resolved_to, " AND resolved_at < "),
+    ] {
+        if let Some(bound) = bound {
+            query.push(sql).push_bind(bound);
+        }
+    }
+    if let Some(state) = &filter.state {
+        query.push(" AND state = ").push_bind(state.clone());
+    }
+    for (column, value) in &filter.attributes {
+        query
+            .push(format_args!(" AND {column} = "))
+            .push_bind(value.clone());
+    }
+    let (compare, order) = if descending {
+        ("<", "DESC")
+    } else {
+        (">", "ASC")
+    };
+    if let Some((time, case_id)) = after {
+        query
+            .push(format_args!(" AND ({column}, case_id) {compare} ("))
+            .push_bind(time)
+            .push(", ")
+            .push_bind(case_id)
+            .push(")");
+    }
+    query
+        .push(format_args!(
+            " ORDER BY {column} {order}, case_id {order} LIMIT "
+        ))
+        .push_bind(limit);
+    query.build_query_as().fetch_all(executor).await
+}
+
+/// An import of an event file and its outcome.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ImportRow {
+    pub id: i64,
+    pub file_name: String,
+    pub format: String,
+    pub status: String,
+    pub rows_read: i64,
+    pub events_stored: i64,
+    pub duplicates_skipped: i64,
+    pub cases_touched: i64,
+    pub unmapped_activities: i64,
+    pub bad_rows_count: i64,
+    pub bad_rows: serde_json::Value,
+    pub error: Option<String>,
+    pub requested_by: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+pub async fn create_import(
+    executor: impl PgExecutor<'_>,
+    file_name: &str,
+    format: &str,
+    requested_by: &str,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        "INSERT INTO imports (file_name, format, status, requested_by) VALUES ($1, $2, 'running', $3) RETURNING id",
+        file_name,
+        format,
+        requested_by
+    )
+    .fetch_one(executor)
+    .await
+}
+
+/// Records how an import ended.
+pub async fn finish_import(
+    executor: impl PgExecutor<'_>,
+    id: i64,
+    report: &super::ingest::ImportReport,
+    error: Option<&str>,
+) -> sqlx::Result<()> {
+    let format = report.format.and_then(|f| snake(Some(f)));
+    sqlx::query!(
+        "UPDATE imports SET status = $2, format = coalesce($3, format), rows_read = $4,
+             events_stored = $5, duplicates_skipped = $6, cases_touched = $7,
+             unmapped_activities = $8, bad_rows_count = $9, bad_rows = $10, error = $11,
+             finished_at = now()
+         WHERE id = $1",
+        id,
+        if error.is_none() {
+            "succeeded"
+        } else {
+            "failed"
+        },
+        format,
+        report.rows_read as i64,
+        report.stored.events_stored as i64,
+        report.stored.duplicates_skipped as i64,
+        report.stored.cases_touched as i64,
+        report.stored.unmapped_activities as i64,
+        report.bad_rows_count as i64,
+        serde_json::to_value(&report.bad_rows).unwrap_or_default(),
+        error
+    )
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+pub async fn get_import(executor: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<ImportRow>> {
+    sqlx::query_as!(ImportRow, "SELECT * FROM imports WHERE id = $1", id)
+        .fetch_optional(executor)
+        .await
+}
+
+pub async fn list_imports(
+    executor: impl PgExecutor<'_>,
+    limit: i64,
+) -> sqlx::Result<Vec<ImportRow>> {
+    sqlx::query_as!(
+        ImportRow,
+        "SELECT * FROM imports ORDER BY id DESC LIMIT $1",
+        limit
+    )
+    .fetch_all(executor)
+    .await
+}

@@ -14,7 +14,6 @@ use tower_http::{
     catch_panic::CatchPanicLayer,
     compression::CompressionLayer,
     cors::{AllowOrigin, CorsLayer},
-    limit::RequestBodyLimitLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     timeout::TimeoutLayer,
     trace::TraceLayer,
@@ -23,14 +22,21 @@ use tower_http::{
 use super::{error::ApiError, metrics::record_request_metrics};
 use crate::config::ServeConfig;
 
+/// Paths whose bodies are files: they get `IMPORT_LIMIT_BYTES` instead of `BODY_LIMIT_BYTES`.
+const UPLOAD_PATHS: [&str; 1] = ["/v1/imports"];
+
 /// Wraps the router; listed from the innermost layer to the outermost.
-pub fn apply(router: Router, config: &ServeConfig) -> Router {
+pub fn apply(router: Router, config: &ServeConfig, upload_limit_bytes: u64) -> Router {
+    let limits = BodyLimits {
+        body: usize::try_from(config.body_limit_bytes).unwrap_or(usize::MAX),
+        upload: usize::try_from(upload_limit_bytes).unwrap_or(usize::MAX),
+    };
     let router = router
-        // The limit is enforced by RequestBodyLimitLayer for every extractor alike.
+        // The limit is enforced by `limit_body` for every extractor alike.
         .layer(DefaultBodyLimit::disable())
-        .layer(RequestBodyLimitLayer::new(
-            usize::try_from(config.body_limit_bytes).unwrap_or(usize::MAX),
-        ))
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            limit_body(limits, request, next)
+        }))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             config.request_timeout(),
@@ -62,6 +68,36 @@ pub fn apply(router: Router, config: &ServeConfig) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+#[derive(Debug, Clone, Copy)]
+struct BodyLimits {
+    body: usize,
+    upload: usize,
+}
+
+/// Refuses bodies over the path's limit: at once when Content-Length says so, else when the
+/// stream passes it (the extractors then answer 413).
+async fn limit_body(limits: BodyLimits, request: Request, next: Next) -> Response {
+    let limit = if UPLOAD_PATHS.contains(&request.uri().path()) {
+        limits.upload
+    } else {
+        limits.body
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return ApiError::payload_too_large(format!(
+            "the request body is larger than {limit} bytes"
+        ))
+        .into_response();
+    }
+    let (parts, body) = request.into_parts();
+    let body = Body::new(http_body_util::Limited::new(body, limit));
+    next.run(Request::from_parts(parts, body)).await
 }
 
 fn cors_layer(origins: &[String]) -> Option<CorsLayer> {

@@ -23,6 +23,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(metrics::router())
         .merge(crate::auth::router())
         .merge(crate::scoring::router())
+        .merge(crate::cases::router())
 }
 
 /// The complete application: routes, docs at `/docs`, fallbacks and middleware.
@@ -35,7 +36,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone());
-    middleware::apply(router, config)
+    middleware::apply(router, config, state.config.cases.import_limit_bytes)
 }
 
 async fn unknown_route(method: Method, uri: axum::http::Uri) -> ApiError {

@@ -277,6 +277,43 @@ impl TestApp {
         self.send(request(Method::POST, uri, key, Some(body.to_string())))
             .await
     }
+
+    pub async fn put_json(&self, uri: &str, key: Option<&str>, body: serde_json::Value) -> Reply {
+        self.send(request(Method::PUT, uri, key, Some(body.to_string())))
+            .await
+    }
+
+    /// Uploads a file as `multipart/form-data` with a `file` part and optional JSON `options`.
+    pub async fn post_file(
+        &self,
+        uri: &str,
+        key: Option<&str>,
+        file_name: &str,
+        file: &[u8],
+        options: Option<serde_json::Value>,
+    ) -> Reply {
+        const BOUNDARY: &str = "switchboard-test-boundary-7d1c";
+        let mut body = Vec::new();
+        if let Some(options) = options {
+            body.extend_from_slice(
+                format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"options\"\r\nContent-Type: application/json\r\n\r\n{options}\r\n").as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(file);
+        body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+        let mut builder = Request::builder().method(Method::POST).uri(uri).header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        );
+        if let Some(key) = key {
+            builder = builder.header(header::AUTHORIZATION, format!("Bearer {key}"));
+        }
+        self.send(builder.body(Body::from(body)).expect("request"))
+            .await
+    }
 }
 
 pub fn request(

@@ -48,6 +48,8 @@ pub struct CsvRows {
     columns: Vec<(String, Target)>,
     zone: Tz,
     time_format: Option<String>,
+    /// Positions of the columns that make the event id, in order.
+    event_id_columns: Vec<usize>,
 }
 
 impl CsvRows {
@@ -69,11 +71,23 @@ impl CsvRows {
             None => template_columns(&headers)?,
             Some(mapping) => mapped_columns(&headers, mapping)?,
         };
+        let mut event_id_columns = Vec::new();
+        for column in mapping.iter().flat_map(|m| &m.event_id_columns) {
+            match headers.iter().position(|h| h == column) {
+                Some(position) => event_id_columns.push(position),
+                None => {
+                    return Err(ImportError::Options(format!(
+                        "mapping.event_id_columns: the file has no column '{column}'"
+                    )));
+                }
+            }
+        }
         Ok(Self {
             records: csv.into_records(),
             columns,
             zone,
             time_format: mapping.and_then(|m| m.time_format),
+            event_id_columns,
         })
     }
 
@@ -98,6 +112,14 @@ impl CsvRows {
                     }
                 }
             }
+        }
+        if !self.event_id_columns.is_empty() {
+            let parts: Vec<&str> = self
+                .event_id_columns
+                .iter()
+                .map(|&i| record.get(i).unwrap_or("").trim())
+                .collect();
+            input.event_id = Some(parts.join("|"));
         }
         if let (Some(format), Some(time)) = (&self.time_format, &input.event_time) {
             // Normalise to RFC 3339 here so validation needs no knowledge of the format.
@@ -353,6 +375,7 @@ mod tests {
             time_format: Some("%d/%m/%Y %H:%M".into()),
             fields: [("agent".to_owned(), "assigned_to".to_owned())].into(),
             attributes: vec!["made_sla".into()],
+            event_id_columns: vec!["number".into(), "noise".into()],
         };
         let rows = rows(
             "number,incident_state,sys_updated_at,assigned_to,made_sla,noise\n\
@@ -365,6 +388,7 @@ mod tests {
         assert_eq!(event.event_time.to_rfc3339(), "2016-03-05T12:00:00+00:00");
         assert_eq!(event.agent.as_deref(), Some("?"));
         assert_eq!(event.attributes.len(), 1);
+        assert_eq!(event.event_id.as_deref(), Some("INC1|x"));
         assert_eq!(
             rows[1].event.as_ref().unwrap_err()[0].field,
             "sys_updated_at"

@@ -75,6 +75,10 @@ pub struct ColumnMapping {
     /// Further columns kept as event attributes (JSON).
     #[serde(default)]
     pub attributes: Vec<String>,
+    /// Columns whose values, joined by `|`, make the event id (for logs whose rows have no
+    /// single id column, e.g. `["sys_mod_count", "sys_updated_at"]`).
+    #[serde(default)]
+    pub event_id_columns: Vec<String>,
 }
 
 /// How to read a file.
