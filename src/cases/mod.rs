@@ -27,3 +27,4 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::get_cases))
         .routes(routes!(handlers::get_case))
 }
+pub mod synthetic;

@@ -1,6 +1,6 @@
 //! All SQL of the cases capability.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
@@ -23,28 +23,42 @@ pub async fn lock_ingest(conn: &mut PgConnection) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Stores new events (duplicates by idempotence key skipped, keeping file order as `seq`);
-/// returns the case id of every event stored, and how many of them had no canonical activity.
+/// Stores new events, skipping duplicates by idempotence key (already stored, or earlier in
+/// the batch), in batch order so `seq` keeps file order; returns the case id of every event
+/// stored, and how many of them had no canonical activity. Runs under [`lock_ingest`], so the
+/// keys read here cannot change before the COPY: the events go straight into the table.
 pub async fn insert_events(
     conn: &mut PgConnection,
     events: &[(NewEvent, Option<Activity>)],
 ) -> sqlx::Result<(Vec<String>, u64)> {
-    sqlx::query(
-        "CREATE TEMP TABLE IF NOT EXISTS incoming_events (
-             ordinal bigint, case_id text, event_key bytea, event_id text, activity text,
-             activity_code text, event_time timestamptz, lifecycle text, agent text, customer text,
-             channel text, priority text, request_type text, product text, owner_team text,
-             source_system text, status_reason text, sla_target_resolution_s float8,
-             is_escalated boolean, knowledge_article_id text, csat smallint, attributes jsonb
-         ) ON COMMIT DELETE ROWS",
+    let case_ids: Vec<String> = events
+        .iter()
+        .map(|(event, _)| event.case_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let stored = sqlx::query!(
+        "SELECT case_id, event_key FROM events WHERE case_id = ANY($1)",
+        &case_ids
     )
-    .execute(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?;
+    let mut seen: HashSet<(String, Vec<u8>)> = stored
+        .into_iter()
+        .map(|row| (row.case_id, row.event_key))
+        .collect();
     let mut copy = CopyBuffer::new();
-    for (ordinal, (event, role)) in events.iter().enumerate() {
-        copy.display(ordinal);
+    let mut stored_case_ids = Vec::with_capacity(events.len());
+    let mut unmapped = 0;
+    for (event, role) in events {
+        let key = event.event_key();
+        if !seen.insert((event.case_id.clone(), key.to_vec())) {
+            continue;
+        }
+        stored_case_ids.push(event.case_id.clone());
+        unmapped += u64::from(role.is_none());
         copy.text(&event.case_id);
-        copy.bytea(&event.event_key());
+        copy.bytea(&key);
         copy.opt_text(event.event_id.as_deref());
         copy.text(&event.activity);
         copy.opt_text(role.map(Activity::code));
@@ -74,32 +88,20 @@ pub async fn insert_events(
         }
         copy.end_row();
     }
-    let mut sink = conn.copy_in_raw("COPY incoming_events FROM STDIN").await?;
+    if stored_case_ids.is_empty() {
+        return Ok((stored_case_ids, 0));
+    }
+    let mut sink = conn
+        .copy_in_raw(
+            "COPY events (case_id, event_key, event_id, activity, activity_code, event_time,
+                 lifecycle, agent, customer, channel, priority, request_type, product, owner_team,
+                 source_system, status_reason, sla_target_resolution_s, is_escalated,
+                 knowledge_article_id, csat, attributes) FROM STDIN",
+        )
+        .await?;
     sink.send(copy.as_bytes()).await?;
     sink.finish().await?;
-    let stored: Vec<(String, bool)> = sqlx::query_as(
-        "INSERT INTO events (case_id, event_key, event_id, activity, activity_code, event_time,
-             lifecycle, agent, customer, channel, priority, request_type, product, owner_team,
-             source_system, status_reason, sla_target_resolution_s, is_escalated,
-             knowledge_article_id, csat, attributes)
-         SELECT case_id, event_key, event_id, activity, activity_code, event_time,
-             lifecycle, agent, customer, channel, priority, request_type, product, owner_team,
-             source_system, status_reason, sla_target_resolution_s, is_escalated,
-             knowledge_article_id, csat, attributes
-         FROM incoming_events ORDER BY ordinal
-         ON CONFLICT (case_id, event_key) DO NOTHING
-         RETURNING case_id, activity_code IS NULL",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    sqlx::query("TRUNCATE incoming_events")
-        .execute(&mut *conn)
-        .await?;
-    let unmapped = stored.iter().filter(|(_, unmapped)| *unmapped).count() as u64;
-    Ok((
-        stored.into_iter().map(|(case_id, _)| case_id).collect(),
-        unmapped,
-    ))
+    Ok((stored_case_ids, unmapped))
 }
 
 /// Every event of the given cases, grouped by case, in event order.
