@@ -53,7 +53,7 @@ async fn scratch_database(server: &DatabaseUrl, name: &str) -> (DatabaseUrl, PgP
         .await
         .expect("create");
     let (base, _) = server.expose().rsplit_once('/').expect("a database URL");
-    let url = DatabaseUrl::new(&format!("{base}/{name}"));
+    let url = DatabaseUrl::new(format!("{base}/{name}"));
     let pool = PgPool::connect(url.expose()).await.expect("connect");
     db::migrate(&pool).await.expect("migrate");
     (url, pool)

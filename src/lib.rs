@@ -10,5 +10,6 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod scoring;
+pub mod staffing;
 pub mod state;
 pub mod telemetry;

@@ -24,6 +24,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::auth::router())
         .merge(crate::scoring::router())
         .merge(crate::cases::router())
+        .merge(crate::staffing::router())
 }
 
 /// The complete application: routes, docs at `/docs`, fallbacks and middleware.
