@@ -209,8 +209,9 @@ async fn main() {
         case_prefix: "STREAM".into(),
         ..Default::default()
     };
-    let batches: Vec<String> = synthetic::events(&stream)
-        .collect::<Vec<_>>()
+    let stream_events: Vec<_> = synthetic::events(&stream).collect();
+    let total = stream_events.len();
+    let batches: Vec<String> = stream_events
         .chunks(500)
         .map(|chunk| {
             let events: Vec<serde_json::Value> = chunk
@@ -229,7 +230,6 @@ async fn main() {
             serde_json::json!({ "events": events }).to_string()
         })
         .collect();
-    let total: usize = batches.len() * 500;
     let client = reqwest::Client::new();
     let started = Instant::now();
     let mut stored = 0u64;
@@ -251,7 +251,7 @@ async fn main() {
     }
     let seconds = started.elapsed().as_secs_f64();
     println!(
-        "POST /v1/events, batches of 500, one client: {stored} of ~{total} events in {seconds:.1} s ({:.0} events/s)",
+        "POST /v1/events, batches of 500, one client: {stored} of {total} events stored in {seconds:.1} s ({:.0} events/s)",
         stored as f64 / seconds
     );
     drop_database(&server, &name, pool).await;

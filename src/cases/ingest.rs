@@ -102,11 +102,7 @@ pub async fn recompute(
     if !customers.is_empty() {
         let customers: Vec<String> = customers.into_iter().collect();
         let stored = store::cases_of_customers(&mut *conn, &customers).await?;
-        let others: Vec<String> = stored
-            .iter()
-            .filter(|c| !computed.contains_key(&c.case_id))
-            .map(|c| c.case_id.clone())
-            .collect();
+        let others = affected_by_repeats(&stored, &computed, config);
         if !others.is_empty() {
             events.extend(store::case_events(&mut *conn, &others).await?);
         }
@@ -164,6 +160,56 @@ pub async fn recompute(
     let rows: Vec<(String, CaseMetrics)> = computed.into_iter().collect();
     store::upsert_cases(conn, &rows, as_of).await?;
     Ok(rows.len())
+}
+
+/// The stored cases (other than those being recomputed) whose `fcr_no_repeat` the recomputed
+/// cases can change: same customer, request type and product as a recomputed case's new or
+/// previous values, resolved, and with their window (C, R1 + N days] reaching a recomputed
+/// case's creation.
+fn affected_by_repeats<'a>(
+    stored: &'a [store::RepeatCandidate],
+    computed: &'a HashMap<String, CaseMetrics>,
+    config: &MetricsConfig,
+) -> Vec<String> {
+    type Key<'k> = (&'k str, Option<&'k str>, Option<&'k str>);
+    let mut creations: HashMap<Key<'a>, (DateTime<Utc>, DateTime<Utc>)> = HashMap::new();
+    let mut note = |key: Key<'a>, created_at: DateTime<Utc>| {
+        let range = creations.entry(key).or_insert((created_at, created_at));
+        range.0 = range.0.min(created_at);
+        range.1 = range.1.max(created_at);
+    };
+    for m in computed.values() {
+        if let (Some(customer), Some(created_at)) = (&m.customer, m.created_at) {
+            note(
+                (customer, m.request_type.as_deref(), m.product.as_deref()),
+                created_at,
+            );
+        }
+    }
+    for c in stored.iter().filter(|c| computed.contains_key(&c.case_id)) {
+        note(
+            (&c.customer, c.request_type.as_deref(), c.product.as_deref()),
+            c.created_at,
+        );
+    }
+    let window = chrono::Duration::days(i64::from(config.fcr_window_days));
+    stored
+        .iter()
+        .filter(|c| !computed.contains_key(&c.case_id))
+        .filter(|c| {
+            let key = (
+                c.customer.as_str(),
+                c.request_type.as_deref(),
+                c.product.as_deref(),
+            );
+            creations.get(&key).is_some_and(|(earliest, latest)| {
+                c.created_at <= *latest
+                    && c.first_resolved_at
+                        .is_some_and(|r1| r1 + window >= *earliest)
+            })
+        })
+        .map(|c| c.case_id.clone())
+        .collect()
 }
 
 /// Case ids with their creation time, by (customer, request type, product).

@@ -151,6 +151,7 @@ pub struct RepeatCandidate {
     pub request_type: Option<String>,
     pub product: Option<String>,
     pub created_at: DateTime<Utc>,
+    pub first_resolved_at: Option<DateTime<Utc>>,
     pub customer: String,
 }
 
@@ -161,7 +162,7 @@ pub async fn cases_of_customers(
 ) -> sqlx::Result<Vec<RepeatCandidate>> {
     sqlx::query_as!(
         RepeatCandidate,
-        r#"SELECT case_id, request_type, product, created_at, customer AS "customer!"
+        r#"SELECT case_id, request_type, product, created_at, first_resolved_at, customer AS "customer!"
            FROM cases WHERE customer = ANY($1)"#,
         customers
     )
