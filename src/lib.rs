@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod kpi;
 pub mod scoring;
 pub mod staffing;
 pub mod state;

@@ -463,6 +463,7 @@ pub async fn put_activity_mappings(
     }
     let touched: Vec<String> = touched.into_iter().collect();
     let recomputed = ingest::recompute(&mut tx, &touched, &config, Utc::now()).await?;
+    store::mark_changed(&mut *tx, None).await?;
     tx.commit().await?;
     Ok(Json(ActivityMappingsUpdate {
         mappings: pairs.len(),

@@ -63,6 +63,10 @@ pub async fn store_batch(
     let touched: BTreeSet<String> = stored_case_ids.iter().cloned().collect();
     let touched: Vec<String> = touched.into_iter().collect();
     recompute(&mut tx, &touched, config, now).await?;
+    if !touched.is_empty() {
+        let latest = events.iter().map(|(event, _)| event.event_time).max();
+        store::mark_changed(&mut *tx, latest).await?;
+    }
     tx.commit().await?;
     let report = BatchReport {
         events_stored: stored_case_ids.len() as u64,
@@ -233,6 +237,7 @@ pub async fn refresh_due_cases(
             return Ok(refreshed);
         }
         let recomputed = recompute(&mut tx, &due, config, now).await?;
+        store::mark_changed(&mut *tx, None).await?;
         tx.commit().await?;
         if recomputed == 0 {
             // Only cases without events could be left; nothing more can change.

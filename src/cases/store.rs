@@ -641,3 +641,18 @@ pub async fn list_imports(
     .fetch_all(executor)
     .await
 }
+
+/// Records that case data changed: bumps the version (the KPI ETag) and the freshness times.
+pub async fn mark_changed(
+    executor: impl PgExecutor<'_>,
+    latest_event: Option<DateTime<Utc>>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE ingest_state SET version = version + 1, last_ingested_at = now(),
+             data_as_of = greatest(data_as_of, $1)",
+        latest_event
+    )
+    .execute(executor)
+    .await?;
+    Ok(())
+}

@@ -25,6 +25,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::scoring::router())
         .merge(crate::cases::router())
         .merge(crate::staffing::router())
+        .merge(crate::kpi::router())
 }
 
 /// The complete application: routes, docs at `/docs`, fallbacks and middleware.
