@@ -9,72 +9,23 @@
 //! 2. `SWITCHBOARD_BENCH_EVENTS` (default 1,000,000) synthetic D365 events from CSV, end to end;
 //! 3. the streaming path: `POST /v1/events` over loopback HTTP in batches of 500.
 
-use std::{path::Path, sync::Arc, time::Instant};
+mod support;
 
-use clap::Parser;
-use sqlx::{Connection, PgConnection, PgPool};
+use std::{path::Path, time::Instant};
+
+use support::{Settings, drop_database, scratch_database};
 use switchboard::{
-    auth::Authenticator,
     cases::{
         import::ImportOptions,
         ingest,
         synthetic::{self, SyntheticConfig},
     },
-    config::{CasesConfig, Config, DatabaseConfig, DatabaseUrl, ServeConfig},
-    db, http,
-    scoring::registry::ModelRegistry,
-    state::AppState,
-    telemetry,
+    db,
 };
-
-#[derive(Parser)]
-struct Settings {
-    #[command(flatten)]
-    serve: ServeConfig,
-    #[command(flatten)]
-    cases: CasesConfig,
-    #[command(flatten)]
-    database: DatabaseConfig,
-}
-
-/// A fresh, migrated database on the server; dropped by [`drop_database`].
-async fn scratch_database(server: &DatabaseUrl, name: &str) -> (DatabaseUrl, PgPool) {
-    let mut admin = PgConnection::connect(server.expose())
-        .await
-        .expect("connect to the server");
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name}"
-    )))
-    .execute(&mut admin)
-    .await
-    .expect("drop");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .expect("create");
-    let (base, _) = server.expose().rsplit_once('/').expect("a database URL");
-    let url = DatabaseUrl::new(format!("{base}/{name}"));
-    let pool = PgPool::connect(url.expose()).await.expect("connect");
-    db::migrate(&pool).await.expect("migrate");
-    (url, pool)
-}
-
-async fn drop_database(server: &DatabaseUrl, name: &str, pool: PgPool) {
-    pool.close().await;
-    let mut admin = PgConnection::connect(server.expose())
-        .await
-        .expect("connect");
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name}"
-    )))
-    .execute(&mut admin)
-    .await;
-}
 
 #[tokio::main]
 async fn main() {
-    let mut settings = Settings::parse_from(["case_import"]);
-    settings.serve.auth_disabled = true;
+    let settings = Settings::from_env();
     let server = db::resolve_url(&settings.database)
         .await
         .expect("a PostgreSQL server");
@@ -177,32 +128,7 @@ async fn main() {
     );
 
     // 3. The streaming path, over HTTP, into the same database (new cases).
-    settings.database.database_url = Some(url);
-    let state = AppState {
-        db: pool.clone(),
-        config: Arc::new(Config {
-            database: settings.database,
-            serve: settings.serve,
-            cases: settings.cases,
-        }),
-        auth: Arc::new(Authenticator::Disabled),
-        metrics: telemetry::metrics_handle(),
-        models: Arc::new(ModelRegistry::new()),
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    let app = http::app(state);
-    tokio::spawn(async move {
-        let _ = http::serve(
-            listener,
-            app,
-            std::future::pending(),
-            std::time::Duration::from_secs(1),
-        )
-        .await;
-    });
+    let address = support::serve(settings, url, pool.clone()).await;
     let stream = SyntheticConfig {
         cases: 10_000,
         seed: 7,

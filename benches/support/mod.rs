@@ -1,0 +1,116 @@
+//! What the benchmarks share: settings from the environment, scratch databases and the
+//! service on a loopback port.
+
+// Each benchmark uses part of this module.
+#![allow(dead_code)]
+
+use std::{net::SocketAddr, sync::Arc};
+
+use clap::Parser;
+use sqlx::{Connection, PgConnection, PgPool};
+use switchboard::{
+    auth::Authenticator,
+    config::{CasesConfig, Config, DatabaseConfig, DatabaseUrl, ServeConfig},
+    db, http,
+    scoring::registry::ModelRegistry,
+    state::AppState,
+    telemetry,
+};
+
+/// Every setting, from the environment and defaults, as the service reads them.
+#[derive(Parser)]
+pub struct Settings {
+    #[command(flatten)]
+    pub serve: ServeConfig,
+    #[command(flatten)]
+    pub cases: CasesConfig,
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+}
+
+impl Settings {
+    pub fn from_env() -> Self {
+        let mut settings = Settings::parse_from(["bench"]);
+        settings.serve.auth_disabled = true;
+        settings
+    }
+}
+
+/// A fresh, migrated database on the server; drop it with [`drop_database`].
+pub async fn scratch_database(server: &DatabaseUrl, name: &str) -> (DatabaseUrl, PgPool) {
+    let mut admin = PgConnection::connect(server.expose())
+        .await
+        .expect("connect to the server");
+    for statement in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&mut admin)
+            .await
+            .expect("scratch database");
+    }
+    let url = database_on(server, name);
+    let pool = PgPool::connect(url.expose()).await.expect("connect");
+    db::migrate(&pool).await.expect("migrate");
+    (url, pool)
+}
+
+/// The URL of database `name` on the server of `server`.
+pub fn database_on(server: &DatabaseUrl, name: &str) -> DatabaseUrl {
+    let (base, _) = server.expose().rsplit_once('/').expect("a database URL");
+    DatabaseUrl::new(format!("{base}/{name}"))
+}
+
+pub async fn drop_database(server: &DatabaseUrl, name: &str, pool: PgPool) {
+    pool.close().await;
+    let mut admin = PgConnection::connect(server.expose())
+        .await
+        .expect("connect");
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name}"
+    )))
+    .execute(&mut admin)
+    .await;
+}
+
+/// Serves the real application (authentication off) on a loopback port of this process.
+pub async fn serve(settings: Settings, url: DatabaseUrl, pool: PgPool) -> SocketAddr {
+    let mut database = settings.database;
+    database.database_url = Some(url);
+    let state = AppState {
+        db: pool,
+        config: Arc::new(Config {
+            database,
+            serve: settings.serve,
+            cases: settings.cases,
+        }),
+        auth: Arc::new(Authenticator::Disabled),
+        metrics: telemetry::metrics_handle(),
+        models: Arc::new(ModelRegistry::new()),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let app = http::app(state);
+    tokio::spawn(async move {
+        let _ = http::serve(
+            listener,
+            app,
+            std::future::pending(),
+            std::time::Duration::from_secs(1),
+        )
+        .await;
+    });
+    address
+}
+
+/// The p-th percentile (0..=100) of sorted seconds, in milliseconds.
+pub fn percentile_ms(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank] * 1e3
+}
