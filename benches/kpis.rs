@@ -64,7 +64,13 @@ async fn main() {
     };
     let pool = if loaded >= cases as i64 {
         println!("reusing database {name} ({loaded} cases)");
-        existing.expect("pool")
+        let pool = existing.expect("pool");
+        db::migrate(&pool).await.expect("migrate");
+        sqlx::query("VACUUM ANALYZE cases")
+            .execute(&pool)
+            .await
+            .expect("analyze");
+        pool
     } else {
         let (_, pool) = scratch_database(&server, &name).await;
         let resolver = ingest::load_resolver(&pool).await.expect("resolver");

@@ -333,6 +333,159 @@ async fn the_backlog_at_an_instant_with_ageing() {
     );
 }
 
+/// Median and p90 with linear interpolation (pandas' default), computed here independently.
+fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = q * (sorted.len() - 1) as f64;
+    let (low, high) = (rank.floor() as usize, rank.ceil() as usize);
+    Some(sorted[low] + (sorted[high] - sorted[low]) * (rank - low as f64))
+}
+
+#[tokio::test]
+async fn kpis_of_a_generated_set_equal_an_independent_count() {
+    use std::collections::BTreeMap;
+    use switchboard::cases::synthetic::{self, SyntheticConfig};
+
+    let app = TestApp::new().await;
+    let generator = SyntheticConfig {
+        cases: 1500,
+        customers: 900,
+        span_days: 60,
+        ..Default::default()
+    };
+    let mut csv = Vec::new();
+    let rows = synthetic::write_csv(&generator, &mut csv).unwrap();
+    let import = app
+        .post_file(
+            "/v1/imports?wait=true",
+            Some(&app.keys.admin),
+            "synthetic.csv",
+            &csv,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(import["status"], "succeeded", "{import}");
+    assert_eq!(import["events_stored"].as_u64(), Some(rows));
+    assert_eq!(import["cases_touched"], 1500);
+    assert_eq!(
+        import["unmapped_activities"], 0,
+        "the generator uses the canonical English names"
+    );
+
+    let from = generator.start + chrono::Duration::days(10);
+    let to = from + chrono::Duration::days(30);
+    // The expected values, from the case rows with plain Rust (not the KPI SQL).
+    type Case = (
+        Option<String>,
+        chrono::DateTime<chrono::Utc>,
+        Option<chrono::DateTime<chrono::Utc>>,
+        bool,
+        Option<String>,
+        Option<String>,
+        Option<i16>,
+        Option<f64>,
+    );
+    let cases: Vec<Case> = sqlx::query_as(
+        "SELECT owner_team, created_at, resolved_at, escalated, sla_status, fcr_no_repeat, csat, cycle_time_s FROM cases",
+    )
+    .fetch_all(&app.state.db)
+    .await
+    .unwrap();
+    #[derive(Default)]
+    struct Expected {
+        volume: i64,
+        escalated: i64,
+        resolved: i64,
+        sla_ok: i64,
+        sla_bad: i64,
+        fcr_true: i64,
+        fcr_matured: i64,
+        csat: Vec<f64>,
+        cycle: Vec<f64>,
+    }
+    let mut expected: BTreeMap<Option<String>, Expected> = BTreeMap::new();
+    for (team, created, resolved, escalated, sla, fcr, csat, cycle) in &cases {
+        let e = expected.entry(team.clone()).or_default();
+        if *created >= from && *created < to {
+            e.volume += 1;
+            e.escalated += i64::from(*escalated);
+        }
+        if resolved.is_some_and(|r| r >= from && r < to) {
+            e.resolved += 1;
+            e.sla_ok += i64::from(sla.as_deref() == Some("succeeded"));
+            e.sla_bad += i64::from(sla.as_deref() == Some("noncompliant"));
+            e.fcr_true += i64::from(fcr.as_deref() == Some("true"));
+            e.fcr_matured += i64::from(matches!(fcr.as_deref(), Some("true" | "false")));
+            e.csat.extend(csat.map(f64::from));
+            e.cycle.extend(*cycle);
+        }
+    }
+    expected.retain(|_, e| e.volume > 0 || e.resolved > 0);
+
+    let uri = format!(
+        "/v1/kpis/summary?from={}&to={}&group_by=owner_team",
+        from.format("%Y-%m-%dT%H:%M:%SZ"),
+        to.format("%Y-%m-%dT%H:%M:%SZ")
+    );
+    let summary = app.get(&uri, Some(&app.keys.viewer)).await.json();
+    let groups = summary["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), expected.len());
+    assert!(
+        expected.len() >= 3,
+        "the generator spreads cases over its teams"
+    );
+    for group in groups {
+        let team = group["group"]["owner_team"].as_str().map(str::to_owned);
+        let e = &expected[&team];
+        let k = &group["kpis"];
+        assert_eq!(k["volume"]["value"], e.volume, "{team:?}");
+        assert_eq!(
+            (
+                k["escalation_rate"]["numerator"].as_i64(),
+                k["escalation_rate"]["denominator"].as_i64()
+            ),
+            (Some(e.escalated), Some(e.volume))
+        );
+        assert_eq!(k["resolved"]["value"], e.resolved);
+        assert_eq!(
+            (
+                k["sla_compliance"]["numerator"].as_i64(),
+                k["sla_compliance"]["denominator"].as_i64()
+            ),
+            (Some(e.sla_ok), Some(e.sla_ok + e.sla_bad))
+        );
+        assert_eq!(
+            (
+                k["fcr_no_repeat"]["numerator"].as_i64(),
+                k["fcr_no_repeat"]["denominator"].as_i64()
+            ),
+            (Some(e.fcr_true), Some(e.fcr_matured))
+        );
+        assert_eq!(k["csat"]["count"].as_i64(), Some(e.csat.len() as i64));
+        if !e.csat.is_empty() {
+            close(
+                &k["csat"]["value"],
+                &json!(e.csat.iter().sum::<f64>() / e.csat.len() as f64),
+                "csat",
+            );
+        }
+        let mut cycle = e.cycle.clone();
+        cycle.sort_by(f64::total_cmp);
+        assert_eq!(k["cycle_time"]["count"].as_i64(), Some(cycle.len() as i64));
+        if let (Some(median), Some(p90)) = (quantile(&cycle, 0.5), quantile(&cycle, 0.9)) {
+            close(
+                &k["cycle_time"]["median_s"],
+                &json!(median),
+                "median cycle time",
+            );
+            close(&k["cycle_time"]["p90_s"], &json!(p90), "p90 cycle time");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Process views against pm4py on the real logs (tests/fixtures/eventlogs/README.md).
 

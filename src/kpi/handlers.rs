@@ -255,12 +255,19 @@ fn rate(cohort: &'static str, numerator: i64, denominator: i64) -> Rate {
 }
 
 fn durations(row: Option<&PgRow>, name: &str) -> Durations {
+    let quantiles: Vec<Option<f64>> = row
+        .and_then(|r| {
+            r.try_get::<Option<Vec<Option<f64>>>, _>(format!("{name}_quantiles").as_str())
+                .ok()
+                .flatten()
+        })
+        .unwrap_or_default();
     Durations {
         cohort: "resolved",
         count: int(row, &format!("{name}_count")),
         mean_s: float(row, &format!("{name}_mean")),
-        median_s: float(row, &format!("{name}_median")),
-        p90_s: float(row, &format!("{name}_p90")),
+        median_s: quantiles.first().copied().flatten(),
+        p90_s: quantiles.get(1).copied().flatten(),
     }
 }
 
@@ -394,16 +401,18 @@ async fn grouped_kpis(
     with_snapshot: bool,
 ) -> Result<Vec<(GroupKey, Kpis)>, ApiError> {
     let width = created_groups.len();
-    let created =
-        store::cohort_aggregates(&state.db, Cohort::Created, filter, created_groups, None).await?;
-    let resolved =
-        store::cohort_aggregates(&state.db, Cohort::Resolved, filter, resolved_groups, None)
-            .await?;
-    let snapshot = if with_snapshot {
-        store::snapshot_counts(&state.db, filter, created_groups).await?
-    } else {
-        Vec::new()
-    };
+    // The cohorts are independent queries: run them side by side on pooled connections.
+    let (created, resolved, snapshot) = tokio::try_join!(
+        store::cohort_aggregates(&state.db, Cohort::Created, filter, created_groups, None),
+        store::cohort_aggregates(&state.db, Cohort::Resolved, filter, resolved_groups, None),
+        async {
+            if with_snapshot {
+                store::snapshot_counts(&state.db, filter, created_groups).await
+            } else {
+                Ok(Vec::new())
+            }
+        },
+    )?;
     let (created, resolved, snapshot) = (
         by_group(&created, width),
         by_group(&resolved, width),
@@ -651,23 +660,23 @@ pub async fn get_kpi_timeseries(
         zone: zone.clone(),
     };
     let width = parsed.groups.len();
-    let starts = store::bucket_starts(&state.db, &bucket, from, to).await?;
-    let created = store::cohort_aggregates(
-        &state.db,
-        Cohort::Created,
-        &parsed.filter,
-        &parsed.groups,
-        Some(&bucket),
-    )
-    .await?;
-    let resolved = store::cohort_aggregates(
-        &state.db,
-        Cohort::Resolved,
-        &parsed.filter,
-        &parsed.groups,
-        Some(&bucket),
-    )
-    .await?;
+    let (starts, created, resolved) = tokio::try_join!(
+        store::bucket_starts(&state.db, &bucket, from, to),
+        store::cohort_aggregates(
+            &state.db,
+            Cohort::Created,
+            &parsed.filter,
+            &parsed.groups,
+            Some(&bucket)
+        ),
+        store::cohort_aggregates(
+            &state.db,
+            Cohort::Resolved,
+            &parsed.filter,
+            &parsed.groups,
+            Some(&bucket)
+        ),
+    )?;
     let keyed = |rows: &[PgRow]| -> BTreeMap<(GroupKey, DateTime<Utc>), usize> {
         rows.iter()
             .enumerate()
