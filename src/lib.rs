@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod kpi;
+mod random;
 pub mod scoring;
 pub mod staffing;
 pub mod state;

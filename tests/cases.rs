@@ -3,11 +3,7 @@
 
 mod common;
 
-use std::{
-    collections::HashMap,
-    io::Read,
-    path::{Path, PathBuf},
-};
+use std::{collections::HashMap, io::Read, path::Path};
 
 use axum::http::StatusCode;
 use common::TestApp;
@@ -442,26 +438,6 @@ async fn an_import_with_bad_rows_stores_nothing_unless_allowed() {
 // ---------------------------------------------------------------------------------------------
 // The real public event logs against pm4py's values (tests/fixtures/eventlogs/README.md).
 
-fn eventlogs() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/eventlogs");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipping: {} is absent (the real event logs live outside the repository)",
-            dir.display()
-        );
-        None
-    }
-}
-
-fn fixture(name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/eventlogs")
-        .join(name);
-    serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("fixture JSON")
-}
-
 async fn import(app: &TestApp, path: &Path, options: ImportOptions) -> ImportReport {
     let config = app.state.config.cases.metrics();
     ingest::import_file(
@@ -513,7 +489,9 @@ async fn distinct_activities(app: &TestApp) -> i64 {
 
 #[tokio::test]
 async fn the_running_example_through_the_api_twice() {
-    let Some(dir) = eventlogs() else { return };
+    let Some(dir) = common::eventlogs() else {
+        return;
+    };
     let app = TestApp::new().await;
     let admin = Some(app.keys.admin.as_str());
     let file = std::fs::read(dir.join("running-example.xes")).unwrap();
@@ -547,7 +525,7 @@ async fn the_running_example_through_the_api_twice() {
         ),
         (Some(6), Some(42))
     );
-    let expected = fixture("running-example.json");
+    let expected = common::fixture("eventlogs/running-example.json");
     let durations = expected["case_durations_s"].as_object().unwrap();
     for (case_id, seconds) in durations {
         let case = app.get(&format!("/v1/cases/{case_id}"), admin).await.json();
@@ -584,17 +562,21 @@ async fn the_running_example_through_the_api_twice() {
 
 #[tokio::test]
 async fn helpdesk_matches_pm4py() {
-    let Some(dir) = eventlogs() else { return };
+    let Some(dir) = common::eventlogs() else {
+        return;
+    };
     let app = TestApp::new().await;
     let report = import(&app, &dir.join("helpdesk.xes.gz"), ImportOptions::default()).await;
     assert_eq!(report.format, Some(ImportFormat::Xes));
-    assert_matches_pm4py(&app, &report, &fixture("helpdesk.json")).await;
+    assert_matches_pm4py(&app, &report, &common::fixture("eventlogs/helpdesk.json")).await;
 }
 
 #[tokio::test]
 async fn bpic_2013_matches_pm4py_with_both_classifiers() {
-    let Some(dir) = eventlogs() else { return };
-    let expected = fixture("bpic2013_incidents.json");
+    let Some(dir) = common::eventlogs() else {
+        return;
+    };
+    let expected = common::fixture("eventlogs/bpic2013_incidents.json");
     for (classifier, activities) in [(Classifier::Name, 4), (Classifier::NameAndLifecycle, 13)] {
         let app = TestApp::new().await;
         let options = ImportOptions {
@@ -609,7 +591,7 @@ async fn bpic_2013_matches_pm4py_with_both_classifiers() {
             "{classifier:?}"
         );
     }
-    let process = fixture("bpic2013_incidents.name_lifecycle.process.json");
+    let process = common::fixture("eventlogs/bpic2013_incidents.name_lifecycle.process.json");
     assert!(
         process["activity_events"]
             .as_object()
@@ -620,7 +602,9 @@ async fn bpic_2013_matches_pm4py_with_both_classifiers() {
 
 #[tokio::test]
 async fn the_uci_servicenow_csv_through_a_column_mapping_matches_pm4py() {
-    let Some(dir) = eventlogs() else { return };
+    let Some(dir) = common::eventlogs() else {
+        return;
+    };
     let mut archive =
         zip::ZipArchive::new(std::fs::File::open(dir.join("uci_incident_event_log.zip")).unwrap())
             .unwrap();
@@ -657,6 +641,11 @@ async fn the_uci_servicenow_csv_through_a_column_mapping_matches_pm4py() {
     let app = TestApp::new().await;
     let report = import(&app, file.path(), options).await;
     assert_eq!(report.format, Some(ImportFormat::Csv));
-    assert_matches_pm4py(&app, &report, &fixture("uci_incident_event_log.json")).await;
+    assert_matches_pm4py(
+        &app,
+        &report,
+        &common::fixture("eventlogs/uci_incident_event_log.json"),
+    )
+    .await;
     assert_eq!(distinct_activities(&app).await, 9);
 }

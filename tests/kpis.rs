@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::path::Path;
-
 use axum::{
     body::Body,
     http::{Method, Request, StatusCode, header},
@@ -489,26 +487,6 @@ async fn kpis_of_a_generated_set_equal_an_independent_count() {
 // ---------------------------------------------------------------------------------------------
 // Process views against pm4py on the real logs (tests/fixtures/eventlogs/README.md).
 
-fn eventlogs() -> Option<std::path::PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/eventlogs");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipping: {} is absent (the real event logs live outside the repository)",
-            dir.display()
-        );
-        None
-    }
-}
-
-fn fixture(name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/eventlogs")
-        .join(name);
-    serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("JSON")
-}
-
 fn close(actual: &Value, expected: &Value, what: &str) {
     let (a, e) = (actual.as_f64().unwrap(), expected.as_f64().unwrap());
     assert!(
@@ -581,7 +559,9 @@ async fn assert_process_views_match(app: &TestApp, expected: &Value) {
 
 #[tokio::test]
 async fn process_views_match_pm4py_on_the_running_example_and_helpdesk() {
-    let Some(dir) = eventlogs() else { return };
+    let Some(dir) = common::eventlogs() else {
+        return;
+    };
     for (file, fixture_name) in [
         ("running-example.xes", "running-example.process.json"),
         ("helpdesk.xes.gz", "helpdesk.process.json"),
@@ -598,13 +578,16 @@ async fn process_views_match_pm4py_on_the_running_example_and_helpdesk() {
         )
         .await
         .expect("import");
-        assert_process_views_match(&app, &fixture(fixture_name)).await;
+        assert_process_views_match(&app, &common::fixture(&format!("eventlogs/{fixture_name}")))
+            .await;
     }
 }
 
 #[tokio::test]
 async fn process_views_match_pm4py_on_bpic_2013_by_name_and_lifecycle() {
-    let Some(dir) = eventlogs() else { return };
+    let Some(dir) = common::eventlogs() else {
+        return;
+    };
     let app = TestApp::new().await;
     let config = app.state.config.cases.metrics();
     let options = ImportOptions {
@@ -623,7 +606,7 @@ async fn process_views_match_pm4py_on_bpic_2013_by_name_and_lifecycle() {
     .expect("import");
     assert_process_views_match(
         &app,
-        &fixture("bpic2013_incidents.name_lifecycle.process.json"),
+        &common::fixture("eventlogs/bpic2013_incidents.name_lifecycle.process.json"),
     )
     .await;
 }

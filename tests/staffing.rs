@@ -7,13 +7,6 @@ use axum::http::StatusCode;
 use common::TestApp;
 use serde_json::{Value, json};
 
-fn fixture(name: &str) -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/staffing")
-        .join(name);
-    serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("JSON")
-}
-
 fn close(actual: &Value, expected: &Value, what: &str) {
     let (a, e) = (actual.as_f64().unwrap(), expected.as_f64().unwrap());
     assert!(
@@ -30,7 +23,10 @@ async fn erlang_c_and_a_answer_the_reference_values() {
         ("/v1/staffing/erlang-c", "erlang_c.json"),
         ("/v1/staffing/erlang-a", "erlang_a.json"),
     ] {
-        let cases = fixture(file)["cases"].as_array().unwrap().clone();
+        let cases = common::fixture(&format!("staffing/{file}"))["cases"]
+            .as_array()
+            .unwrap()
+            .clone();
         for case in cases.iter().take(12) {
             let reply = app.post_json(path, key, case["request"].clone()).await;
             assert_eq!(
@@ -65,7 +61,7 @@ async fn erlang_c_and_a_answer_the_reference_values() {
         }
     }
     // 21 agents after 30 % shrinkage is 30, not 31.
-    let cases = fixture("erlang_c.json")["cases"]
+    let cases = common::fixture("staffing/erlang_c.json")["cases"]
         .as_array()
         .unwrap()
         .clone();

@@ -56,9 +56,8 @@
 use std::fmt::Write as _;
 use std::io;
 
+use crate::random::{Draw, mix64};
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
-use rand::{Rng, SeedableRng};
-use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::activity::Activity;
 use super::import::csv::TEMPLATE_FIELDS;
@@ -1261,74 +1260,10 @@ impl Iterator for Events {
 // ---------------------------------------------------------------------------------------------
 // Random draws (as in `scoring::population`).
 
-/// The 64-bit finaliser of SplitMix64: a bijective, well-mixing hash.
-fn mix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// Seed of stream `index` of kind `salt` in log `seed` (hashed, so neighbouring streams do
 /// not overlap).
 fn stream_key(seed: u64, salt: u64, index: u64) -> u64 {
     mix64(mix64(seed ^ salt) ^ mix64(index.wrapping_add(0x9E37_79B9_7F4A_7C15)))
-}
-
-/// Portable random draws.
-struct Draw {
-    rng: Xoshiro256PlusPlus,
-    spare_normal: Option<f64>,
-}
-
-impl Draw {
-    fn new(key: u64) -> Self {
-        Self {
-            rng: Xoshiro256PlusPlus::seed_from_u64(key),
-            spare_normal: None,
-        }
-    }
-
-    /// Uniform on [0, 1) with 53 random bits.
-    fn uniform(&mut self) -> f64 {
-        (self.rng.next_u64() >> 11) as f64 * (1.0 / (1_u64 << 53) as f64)
-    }
-
-    /// Uniform on (0, 1], safe to take the logarithm of.
-    fn uniform_open0(&mut self) -> f64 {
-        ((self.rng.next_u64() >> 11) + 1) as f64 * (1.0 / (1_u64 << 53) as f64)
-    }
-
-    fn bernoulli(&mut self, p: f64) -> bool {
-        self.uniform() < p
-    }
-
-    /// Standard normal by Box-Muller (two values per pair of uniforms).
-    fn normal(&mut self) -> f64 {
-        if let Some(z) = self.spare_normal.take() {
-            return z;
-        }
-        let radius = libm::sqrt(-2.0 * libm::log(self.uniform_open0()));
-        let angle = std::f64::consts::TAU * self.uniform();
-        self.spare_normal = Some(radius * libm::sin(angle));
-        radius * libm::cos(angle)
-    }
-
-    fn lognormal(&mut self, mu: f64, sigma: f64) -> f64 {
-        libm::exp(mu + sigma * self.normal())
-    }
-
-    /// Index drawn with probability proportional to `weights`.
-    fn choose(&mut self, weights: &[f64]) -> usize {
-        let total: f64 = weights.iter().sum();
-        let mut target = self.uniform() * total;
-        for (i, &weight) in weights.iter().enumerate() {
-            if target < weight {
-                return i;
-            }
-            target -= weight;
-        }
-        weights.len().saturating_sub(1)
-    }
 }
 
 #[cfg(test)]

@@ -51,8 +51,7 @@
 
 use std::io::{self, Write};
 
-use rand::{Rng, SeedableRng};
-use rand_xoshiro::Xoshiro256PlusPlus;
+use crate::random::{Draw, mix64};
 
 /// Number of features in a generated row.
 pub const N_FEATURES: usize = 64;
@@ -319,106 +318,12 @@ fn push_padded_u64(buf: &mut Vec<u8>, mut n: u64, width: usize) {
     buf.extend_from_slice(&digits[start..]);
 }
 
-/// The 64-bit finaliser of SplitMix64: a bijective, well-mixing hash.
-fn mix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// Seed of account `index`'s random stream in population `seed`.
 ///
 /// Hashing (rather than `seed + index`) matters: xoshiro's `seed_from_u64` runs SplitMix64,
 /// whose streams from nearby states overlap, which would correlate neighbouring accounts.
 fn row_key(seed: u64, index: u64) -> u64 {
     mix64(mix64(seed) ^ mix64(index.wrapping_add(0x9E37_79B9_7F4A_7C15)))
-}
-
-/// Portable random draws for one account.
-struct Draw {
-    rng: Xoshiro256PlusPlus,
-    spare_normal: Option<f64>,
-}
-
-impl Draw {
-    fn new(key: u64) -> Self {
-        Self {
-            rng: Xoshiro256PlusPlus::seed_from_u64(key),
-            spare_normal: None,
-        }
-    }
-
-    /// Uniform on [0, 1) with 53 random bits.
-    fn uniform(&mut self) -> f64 {
-        (self.rng.next_u64() >> 11) as f64 * (1.0 / (1_u64 << 53) as f64)
-    }
-
-    /// Uniform on (0, 1], safe to take the logarithm of.
-    fn uniform_open0(&mut self) -> f64 {
-        ((self.rng.next_u64() >> 11) + 1) as f64 * (1.0 / (1_u64 << 53) as f64)
-    }
-
-    fn bernoulli(&mut self, p: f64) -> bool {
-        self.uniform() < p
-    }
-
-    /// Standard normal by Box-Muller (two values per pair of uniforms).
-    fn normal(&mut self) -> f64 {
-        if let Some(z) = self.spare_normal.take() {
-            return z;
-        }
-        let radius = libm::sqrt(-2.0 * libm::log(self.uniform_open0()));
-        let angle = std::f64::consts::TAU * self.uniform();
-        self.spare_normal = Some(radius * libm::sin(angle));
-        radius * libm::cos(angle)
-    }
-
-    fn lognormal(&mut self, mu: f64, sigma: f64) -> f64 {
-        libm::exp(mu + sigma * self.normal())
-    }
-
-    /// Poisson count: Knuth's product method for small means, a rounded normal above 30.
-    fn poisson(&mut self, mean: f64) -> f64 {
-        if mean.is_nan() || mean <= 0.0 {
-            return 0.0;
-        }
-        if mean >= 30.0 {
-            return (mean + libm::sqrt(mean) * self.normal()).round().max(0.0);
-        }
-        let limit = libm::exp(-mean);
-        let mut product = self.uniform();
-        let mut k = 0.0;
-        while product > limit {
-            k += 1.0;
-            product *= self.uniform();
-        }
-        k
-    }
-
-    fn binomial(&mut self, n: f64, p: f64) -> f64 {
-        let mut k = 0.0;
-        let mut i = 0.0;
-        while i < n {
-            if self.bernoulli(p) {
-                k += 1.0;
-            }
-            i += 1.0;
-        }
-        k
-    }
-
-    /// Index drawn with probability proportional to `weights`.
-    fn choose(&mut self, weights: &[f64]) -> usize {
-        let total: f64 = weights.iter().sum();
-        let mut target = self.uniform() * total;
-        for (i, &weight) in weights.iter().enumerate() {
-            if target < weight {
-                return i;
-            }
-            target -= weight;
-        }
-        weights.len().saturating_sub(1)
-    }
 }
 
 fn sigmoid(z: f64) -> f64 {

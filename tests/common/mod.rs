@@ -380,3 +380,27 @@ impl Reply {
         problem
     }
 }
+
+/// The real public event logs, `../shared/data/eventlogs/`; `None` (saying that the test
+/// skips) when the folder is absent, as on a machine without the shared data.
+pub fn eventlogs() -> Option<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/eventlogs");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "skipping: {} is absent (the real event logs live outside the repository)",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// A committed JSON fixture, by its path under `tests/fixtures/`.
+pub fn fixture(path: &str) -> serde_json::Value {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path);
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+}
