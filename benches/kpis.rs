@@ -73,7 +73,6 @@ async fn main() {
         pool
     } else {
         let (_, pool) = scratch_database(&server, &name).await;
-        let resolver = ingest::load_resolver(&pool).await.expect("resolver");
         let metrics = settings.cases.metrics();
         let started = Instant::now();
         let mut batch = Vec::with_capacity(ingest::IMPORT_BATCH);
@@ -83,19 +82,13 @@ async fn main() {
             batch.push(event);
             if batch.len() == ingest::IMPORT_BATCH {
                 events += batch.len();
-                ingest::store_batch(
-                    &pool,
-                    &resolver,
-                    &metrics,
-                    std::mem::take(&mut batch),
-                    as_of,
-                )
-                .await
-                .expect("store");
+                ingest::store_batch(&pool, &metrics, std::mem::take(&mut batch), as_of)
+                    .await
+                    .expect("store");
             }
         }
         events += batch.len();
-        ingest::store_batch(&pool, &resolver, &metrics, batch, as_of)
+        ingest::store_batch(&pool, &metrics, batch, as_of)
             .await
             .expect("store");
         sqlx::query("VACUUM ANALYZE cases")

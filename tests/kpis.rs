@@ -289,6 +289,28 @@ async fn time_series_buckets_follow_local_days_across_dst() {
     assert_eq!(points[2]["kpis"]["resolved"]["value"], 1);
     assert_eq!(points[0]["kpis"]["escalation_rate"]["value"], 0.0);
     assert_eq!(points[1]["kpis"]["sla_compliance"]["value"], Value::Null);
+    // Hours are absolute: the spring-forward night has no repeated or missing bucket.
+    let hours = app
+        .get(
+            "/v1/kpis/timeseries?from=2026-03-29T00:00:00Z&to=2026-03-29T03:00:00Z&bucket=hour&tz=Europe/Lisbon",
+            Some(&app.keys.viewer),
+        )
+        .await
+        .json();
+    let starts: Vec<&str> = hours["series"][0]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["start"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        starts,
+        [
+            "2026-03-29T00:00:00Z",
+            "2026-03-29T01:00:00Z",
+            "2026-03-29T02:00:00Z"
+        ]
+    );
     let bad = app
         .get("/v1/kpis/timeseries?from=2026-03-28T00:00:00Z&to=2026-03-30T00:00:00Z&bucket=fortnight&tz=Lisbon", Some(&app.keys.viewer))
         .await;

@@ -19,7 +19,7 @@ use super::{
     activity::{Activity, ActivityResolver, normalise_name},
     import::ImportOptions,
     ingest::{self, BatchReport, ImportFailure, ImportReport},
-    input::{EventInput, NewEvent},
+    input::EventInput,
     metrics::CaseMetrics,
     store::{self, CaseFilter, CaseRow, CaseSort, EventRow, ImportRow},
 };
@@ -62,6 +62,7 @@ pub async fn post_events(
     State(state): State<AppState>,
     Json(body): Json<Value>,
 ) -> Result<Json<BatchReport>, ApiError> {
+    let single = body.is_object() && body.get("events").is_none();
     let (items, pointer) = match body {
         Value::Array(items) => (items, ""),
         Value::Object(mut object) if object.contains_key("events") => match object.remove("events")
@@ -95,8 +96,6 @@ pub async fn post_events(
             items.len()
         )));
     }
-    let single =
-        items.len() == 1 && pointer.is_empty() && !matches!(items.first(), Some(Value::Array(_)));
     let zone = state.config.cases.event_timezone;
     let mut events = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
@@ -123,18 +122,9 @@ pub async fn post_events(
             errors,
         ));
     }
-    let resolver = ingest::load_resolver(&state.db).await?;
-    let (report, _) = store_events(&state, &resolver, events).await?;
-    Ok(Json(report))
-}
-
-async fn store_events(
-    state: &AppState,
-    resolver: &ActivityResolver,
-    events: Vec<NewEvent>,
-) -> Result<(BatchReport, Vec<String>), ApiError> {
     let config = state.config.cases.metrics();
-    Ok(ingest::store_batch(&state.db, resolver, &config, events, Utc::now()).await?)
+    let (report, _) = ingest::store_batch(&state.db, &config, events, Utc::now()).await?;
+    Ok(Json(report))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -41,7 +41,6 @@ pub struct BatchReport {
 /// (returned, sorted).
 pub async fn store_batch(
     pool: &PgPool,
-    resolver: &ActivityResolver,
     config: &MetricsConfig,
     events: Vec<NewEvent>,
     now: DateTime<Utc>,
@@ -50,6 +49,10 @@ pub async fn store_batch(
         return Ok((BatchReport::default(), Vec::new()));
     }
     let received = events.len() as u64;
+    let mut tx = pool.begin().await?;
+    store::lock_ingest(&mut tx).await?;
+    // Read under the lock: a remapping cannot slip in between reading roles and storing.
+    let resolver = load_resolver(&mut *tx).await?;
     let events: Vec<(NewEvent, Option<Activity>)> = events
         .into_iter()
         .map(|event| {
@@ -57,8 +60,6 @@ pub async fn store_batch(
             (event, role)
         })
         .collect();
-    let mut tx = pool.begin().await?;
-    store::lock_ingest(&mut tx).await?;
     let (stored_case_ids, unmapped) = store::insert_events(&mut tx, &events).await?;
     let touched: BTreeSet<String> = stored_case_ids.iter().cloned().collect();
     let touched: Vec<String> = touched.into_iter().collect();
@@ -99,10 +100,12 @@ pub async fn recompute(
             )
         })
         .collect();
-    let customers: BTreeSet<String> = computed
+    let mut customers: BTreeSet<String> = computed
         .values()
         .filter_map(|m| m.customer.clone())
         .collect();
+    // A case that moved to another customer leaves its old customer's cases to refresh too.
+    customers.extend(store::stored_customers(&mut *conn, case_ids).await?);
     if !customers.is_empty() {
         let customers: Vec<String> = customers.into_iter().collect();
         let stored = store::cases_of_customers(&mut *conn, &customers).await?;
@@ -292,7 +295,6 @@ pub async fn import_file(
     progress: impl Fn(ImportPhase, u64) + Send + Sync + 'static,
 ) -> Result<ImportReport, ImportFailure> {
     let progress = std::sync::Arc::new(progress);
-    let resolver = load_resolver(pool).await?;
 
     // Pass 1: validate everything, store nothing.
     let (path_buf, opts) = (path.to_path_buf(), options.clone());
@@ -355,7 +357,7 @@ pub async fn import_file(
     let mut touched = std::collections::HashSet::new();
     while let Some(batch) = receiver.recv().await {
         done += batch.len() as u64;
-        let (stored, cases) = store_batch(pool, &resolver, config, batch, Utc::now()).await?;
+        let (stored, cases) = store_batch(pool, config, batch, Utc::now()).await?;
         report.stored.events_stored += stored.events_stored;
         report.stored.duplicates_skipped += stored.duplicates_skipped;
         report.stored.unmapped_activities += stored.unmapped_activities;
@@ -423,8 +425,8 @@ fn validate_file(
 }
 
 /// The built-in activity names plus the stored mapping.
-pub async fn load_resolver(pool: &PgPool) -> sqlx::Result<ActivityResolver> {
-    let mapping = store::activity_mappings(pool).await?;
+pub async fn load_resolver(executor: impl sqlx::PgExecutor<'_>) -> sqlx::Result<ActivityResolver> {
+    let mapping = store::activity_mappings(executor).await?;
     Ok(ActivityResolver::with_mapping(
         mapping
             .into_iter()

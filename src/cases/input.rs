@@ -133,6 +133,28 @@ impl EventInput {
                 "must be a non-negative number of seconds",
             ));
         }
+        if case_id
+            .as_ref()
+            .is_some_and(|id| id.chars().count() > MAX_CASE_ID)
+        {
+            errors.push(FieldError::new(
+                field("case_id"),
+                format!("is longer than {MAX_CASE_ID} characters"),
+            ));
+        }
+        if let Some(time) = event_time
+            && !(1..=9999).contains(&chrono::Datelike::year(&time))
+        {
+            errors.push(FieldError::new(
+                field("event_time"),
+                "the year must be from 1 to 9999",
+            ));
+        }
+        for (key, value) in &self.extra {
+            if key.contains('\0') || json_has_nul(value) {
+                errors.push(FieldError::new(field(key), "contains a NUL character"));
+            }
+        }
         let csat = match self.csat {
             None => None,
             Some(score @ 1..=5) => Some(score as i16),
@@ -210,7 +232,25 @@ fn optional_text(
         ));
         return None;
     }
+    // PostgreSQL text cannot hold NUL: refuse it here rather than fail mid-import.
+    if value.contains('\0') {
+        errors.push(FieldError::new(field, "contains a NUL character"));
+        return None;
+    }
     Some(value)
+}
+
+/// Longest case id (the `events.case_id` column allows 200 characters).
+const MAX_CASE_ID: usize = 200;
+
+/// Extra attributes end up in `jsonb`, which cannot hold NUL either.
+fn json_has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(json_has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || json_has_nul(v)),
+        _ => false,
+    }
 }
 
 /// Parses a timestamp: RFC 3339 / ISO 8601 with an offset (honoured), or without an offset
@@ -320,6 +360,21 @@ mod tests {
                 "/events/2/csat"
             ]
         );
+    }
+
+    #[test]
+    fn values_postgres_cannot_store_are_refused_up_front() {
+        let input = EventInput {
+            case_id: Some("C".repeat(201)),
+            activity: Some("Case Created".into()),
+            event_time: Some("2026-01-01T00:00:00Z".into()),
+            agent: Some("a\0b".into()),
+            extra: [("note".to_owned(), Value::String("x\0".into()))].into(),
+            ..Default::default()
+        };
+        let errors = input.validate(Tz::UTC, "/").unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["/case_id", "/note", "/agent"]);
     }
 
     #[test]

@@ -155,6 +155,19 @@ pub struct RepeatCandidate {
     pub customer: String,
 }
 
+/// The customers these cases had when last computed (an event may have changed them).
+pub async fn stored_customers(
+    executor: impl PgExecutor<'_>,
+    case_ids: &[String],
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!(
+        r#"SELECT DISTINCT customer AS "customer!" FROM cases WHERE case_id = ANY($1) AND customer IS NOT NULL"#,
+        case_ids
+    )
+    .fetch_all(executor)
+    .await
+}
+
 /// The stored cases of these customers.
 pub async fn cases_of_customers(
     executor: impl PgExecutor<'_>,

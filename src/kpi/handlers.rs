@@ -418,7 +418,12 @@ async fn grouped_kpis(
         by_group(&resolved, width),
         by_group(&snapshot, width),
     );
-    let mut keys: BTreeSet<GroupKey> = created.keys().chain(resolved.keys()).cloned().collect();
+    let mut keys: BTreeSet<GroupKey> = created
+        .keys()
+        .chain(resolved.keys())
+        .chain(snapshot.keys())
+        .cloned()
+        .collect();
     if width == 0 {
         keys.insert(Vec::new());
     }

@@ -82,15 +82,26 @@ pub async fn cohort_aggregates(
         query.push(format_args!("{column} AS g{i}, "));
     }
     if let Some(bucket) = bucket {
-        query
-            .push(format_args!(
-                "date_trunc('{}', {time} AT TIME ZONE ",
-                bucket.unit
-            ))
-            .push_bind(bucket.zone.clone())
-            .push(") AT TIME ZONE ")
-            .push_bind(bucket.zone.clone())
-            .push(" AS bucket, ");
+        if bucket.unit == "hour" {
+            // Hours are absolute: across a DST change, local wall-clock hours repeat or
+            // vanish. Binning from a local midnight keeps half-hour zones aligned.
+            query
+                .push(format_args!(
+                    "date_bin('1 hour', {time}, TIMESTAMP '2000-01-01' AT TIME ZONE "
+                ))
+                .push_bind(bucket.zone.clone())
+                .push(") AS bucket, ");
+        } else {
+            query
+                .push(format_args!(
+                    "date_trunc('{}', {time} AT TIME ZONE ",
+                    bucket.unit
+                ))
+                .push_bind(bucket.zone.clone())
+                .push(") AT TIME ZONE ")
+                .push_bind(bucket.zone.clone())
+                .push(" AS bucket, ");
+        }
     }
     query.push(match cohort {
         Cohort::Created => CREATED_AGGREGATES,
@@ -250,18 +261,27 @@ pub async fn bucket_starts(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> sqlx::Result<Vec<DateTime<Utc>>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT s AT TIME ZONE $3 AS start FROM generate_series(
-             date_trunc('{unit}', $1 AT TIME ZONE $3),
-             ($2 AT TIME ZONE $3) - interval '1 microsecond',
-             interval '1 {unit}') s",
-        unit = bucket.unit
-    )))
-    .bind(from)
-    .bind(to)
-    .bind(&bucket.zone)
-    .fetch_all(executor)
-    .await?;
+    let sql = if bucket.unit == "hour" {
+        // Absolute hours (see `cohort_aggregates`).
+        "SELECT s AS start FROM generate_series(
+             date_bin('1 hour', $1, TIMESTAMP '2000-01-01' AT TIME ZONE $3),
+             $2 - interval '1 microsecond', interval '1 hour') s"
+            .to_owned()
+    } else {
+        format!(
+            "SELECT s AT TIME ZONE $3 AS start FROM generate_series(
+                 date_trunc('{unit}', $1 AT TIME ZONE $3),
+                 ($2 AT TIME ZONE $3) - interval '1 microsecond',
+                 interval '1 {unit}') s",
+            unit = bucket.unit
+        )
+    };
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(from)
+        .bind(to)
+        .bind(&bucket.zone)
+        .fetch_all(executor)
+        .await?;
     rows.iter().map(|row| row.try_get("start")).collect()
 }
 

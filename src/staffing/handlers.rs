@@ -180,9 +180,9 @@ pub async fn get_plan(
                 (0.8, 20.0)
             }
         };
-    let count = (params.to - params.from)
-        .num_seconds()
-        .div_euclid(interval_s);
+    // The last interval may be partial: the period [from, to) is covered whole, no more.
+    let span = (params.to - params.from).num_seconds();
+    let count = span.div_euclid(interval_s) + i64::from(span.rem_euclid(interval_s) != 0);
     if params.to <= params.from {
         errors.push(FieldError::new("to", "must be after from"));
     } else if count > MAX_PLAN_INTERVALS {
@@ -219,7 +219,7 @@ pub async fn get_plan(
     let observed = store::observed_intervals(
         &state.db,
         params.from,
-        params.from + Duration::seconds(intervals * interval_s),
+        params.to,
         interval_s as f64,
         params.channel.as_deref(),
         params.owner_team.as_deref(),
@@ -298,11 +298,11 @@ fn parse_interval(text: &str) -> Option<i64> {
     let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit())?);
     let number: i64 = number.parse().ok()?;
     let seconds = match unit {
-        "s" => number,
-        "m" | "min" => number * 60,
-        "h" => number * 3600,
-        _ => return None,
-    };
+        "s" => Some(number),
+        "m" | "min" => number.checked_mul(60),
+        "h" => number.checked_mul(3600),
+        _ => None,
+    }?;
     (60..=86_400).contains(&seconds).then_some(seconds)
 }
 

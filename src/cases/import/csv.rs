@@ -119,7 +119,10 @@ impl CsvRows {
                 .iter()
                 .map(|&i| record.get(i).unwrap_or("").trim())
                 .collect();
-            input.event_id = Some(parts.join("|"));
+            // Rows with none of the id columns have no id (the natural key applies).
+            if parts.iter().any(|p| !p.is_empty()) {
+                input.event_id = Some(parts.join("|"));
+            }
         }
         if let (Some(format), Some(time)) = (&self.time_format, &input.event_time) {
             // Normalise to RFC 3339 here so validation needs no knowledge of the format.

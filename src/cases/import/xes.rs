@@ -74,6 +74,14 @@ impl XesRows {
             match event {
                 Event::Eof => {
                     self.finished = true;
+                    // quick-xml ends quietly inside open elements: a cut-off file is an error,
+                    // not a log without its last trace.
+                    if self.trace.is_some() || self.event.is_some() || self.skip_depth > 0 {
+                        return Err(ImportError::Malformed {
+                            line: self.line,
+                            message: "the file ends inside an open element (truncated?)".into(),
+                        });
+                    }
                     return Ok(());
                 }
                 Event::Start(tag) => {
@@ -325,6 +333,16 @@ mod tests {
         let second = rows[1].as_ref().unwrap();
         assert_eq!(second.line, 15);
         assert_eq!(second.event.as_ref().unwrap_err()[0].field, "event_time");
+    }
+
+    #[test]
+    fn a_truncated_file_is_an_error() {
+        let cut = &LOG[..LOG.find("</trace>").unwrap()];
+        let error = rows(cut, Classifier::Name)
+            .into_iter()
+            .find_map(Result::err)
+            .unwrap();
+        assert!(error.to_string().contains("truncated"), "{error}");
     }
 
     #[test]
