@@ -467,8 +467,8 @@ async fn assert_matches_pm4py(app: &TestApp, report: &ImportReport, expected: &V
     .await
     .unwrap();
     assert_eq!(rows.len() as u64, cases);
-    let durations: HashMap<String, f64> = rows.into_iter().collect();
-    for (case_id, seconds) in expected["case_durations_s"].as_object().unwrap() {
+    let durations: HashMap<String, f64> = rows.iter().cloned().collect();
+    for (case_id, seconds) in expected["case_durations_sample"].as_object().unwrap() {
         let seconds = seconds.as_f64().unwrap();
         let stored = durations
             .get(case_id)
@@ -478,6 +478,28 @@ async fn assert_matches_pm4py(app: &TestApp, report: &ImportReport, expected: &V
             "case {case_id}: {stored} s, pm4py {seconds} s"
         );
     }
+    let total: f64 = durations.values().sum();
+    assert!((total - expected["duration_sum_s"].as_f64().unwrap()).abs() < 1e-3);
+    // Every case: the fixture holds a SHA-256 of the whole case -> seconds table (so the real
+    // case ids stay out of the repository), as `<case id>\t<seconds>\n` in case-id order.
+    let mut table: Vec<(String, f64)> = rows;
+    table.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut text = String::new();
+    for (case_id, seconds) in &table {
+        let whole = seconds.round();
+        let seconds = if (seconds - whole).abs() < 1e-6 {
+            format!("{}", whole as i64)
+        } else {
+            format!("{seconds:?}")
+        };
+        text.push_str(&format!("{case_id}\t{seconds}\n"));
+    }
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()));
+    assert_eq!(
+        digest,
+        expected["case_durations_sha256"].as_str().unwrap(),
+        "some case's duration differs from pm4py's"
+    );
 }
 
 async fn distinct_activities(app: &TestApp) -> i64 {
@@ -526,7 +548,9 @@ async fn the_running_example_through_the_api_twice() {
         (Some(6), Some(42))
     );
     let expected = common::fixture("eventlogs/running-example.json");
-    let durations = expected["case_durations_s"].as_object().unwrap();
+    // The sample holds all six cases of the running example.
+    let durations = expected["case_durations_sample"].as_object().unwrap();
+    assert_eq!(durations.len(), 6);
     for (case_id, seconds) in durations {
         let case = app.get(&format!("/v1/cases/{case_id}"), admin).await.json();
         let span = chrono::DateTime::parse_from_rfc3339(case["last_event_at"].as_str().unwrap())
