@@ -21,7 +21,9 @@ use super::{
     ingest::{self, BatchReport, ImportFailure, ImportReport},
     input::EventInput,
     metrics::CaseMetrics,
-    store::{self, CaseFilter, CaseRow, CaseSort, EventRow, ImportRow},
+    store::{
+        self, CaseFilter, CaseRow, CaseSort, EventRow as EventResponse, ImportRow as ImportResponse,
+    },
 };
 use crate::{
     auth::{AdminAccess, Authorized, ViewerAccess},
@@ -129,52 +131,6 @@ pub async fn post_events(
 
 // ---------------------------------------------------------------------------------------------
 // Imports
-
-/// An import of an event file.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ImportResponse {
-    pub id: i64,
-    pub file_name: String,
-    /// `csv` or `xes` (`pending` until detected).
-    pub format: String,
-    /// `running`, `succeeded` or `failed`.
-    pub status: String,
-    pub rows_read: i64,
-    pub events_stored: i64,
-    pub duplicates_skipped: i64,
-    pub cases_touched: i64,
-    pub unmapped_activities: i64,
-    pub bad_rows_count: i64,
-    /// The first bad rows (up to 1,000) with line numbers.
-    #[schema(value_type = Vec<Object>)]
-    pub bad_rows: Value,
-    pub error: Option<String>,
-    pub requested_by: String,
-    pub started_at: DateTime<Utc>,
-    pub finished_at: Option<DateTime<Utc>>,
-}
-
-impl From<ImportRow> for ImportResponse {
-    fn from(row: ImportRow) -> Self {
-        ImportResponse {
-            id: row.id,
-            file_name: row.file_name,
-            format: row.format,
-            status: row.status,
-            rows_read: row.rows_read,
-            events_stored: row.events_stored,
-            duplicates_skipped: row.duplicates_skipped,
-            cases_touched: row.cases_touched,
-            unmapped_activities: row.unmapped_activities,
-            bad_rows_count: row.bad_rows_count,
-            bad_rows: row.bad_rows,
-            error: row.error,
-            requested_by: row.requested_by,
-            started_at: row.started_at,
-            finished_at: row.finished_at,
-        }
-    }
-}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -286,7 +242,7 @@ pub async fn post_imports(
     Ok((
         status,
         [(header::LOCATION, format!("/v1/imports/{id}"))],
-        Json(ImportResponse::from(row)),
+        Json(row),
     )
         .into_response())
 }
@@ -354,7 +310,7 @@ pub async fn get_import(
     let row = store::get_import(&state.db, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no import {id}")))?;
-    Ok(Json(row.into()))
+    Ok(Json(row))
 }
 
 /// The latest 100 imports, newest first.
@@ -366,7 +322,7 @@ pub async fn get_imports(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<ImportResponse>>, ApiError> {
     let rows = store::list_imports(&state.db, 100).await?;
-    Ok(Json(rows.into_iter().map(ImportResponse::from).collect()))
+    Ok(Json(rows))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -487,63 +443,6 @@ impl From<CaseRow> for CaseResponse {
     }
 }
 
-/// A stored event.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EventResponse {
-    /// Arrival order: the tie-break for equal times.
-    pub seq: i64,
-    pub event_id: Option<String>,
-    pub activity: String,
-    /// The canonical role; null for activities without one.
-    pub activity_code: Option<String>,
-    pub event_time: DateTime<Utc>,
-    pub lifecycle: Option<String>,
-    pub agent: Option<String>,
-    pub customer: Option<String>,
-    pub channel: Option<String>,
-    pub priority: Option<String>,
-    pub request_type: Option<String>,
-    pub product: Option<String>,
-    pub owner_team: Option<String>,
-    pub source_system: Option<String>,
-    pub status_reason: Option<String>,
-    pub sla_target_resolution_s: Option<f64>,
-    pub is_escalated: Option<bool>,
-    pub knowledge_article_id: Option<String>,
-    pub csat: Option<i16>,
-    #[schema(value_type = Option<Object>)]
-    pub attributes: Option<Value>,
-    pub ingested_at: DateTime<Utc>,
-}
-
-impl From<EventRow> for EventResponse {
-    fn from(row: EventRow) -> Self {
-        EventResponse {
-            seq: row.seq,
-            event_id: row.event_id,
-            activity: row.activity,
-            activity_code: row.activity_code,
-            event_time: row.event_time,
-            lifecycle: row.lifecycle,
-            agent: row.agent,
-            customer: row.customer,
-            channel: row.channel,
-            priority: row.priority,
-            request_type: row.request_type,
-            product: row.product,
-            owner_team: row.owner_team,
-            source_system: row.source_system,
-            status_reason: row.status_reason,
-            sla_target_resolution_s: row.sla_target_resolution_s,
-            is_escalated: row.is_escalated,
-            knowledge_article_id: row.knowledge_article_id,
-            csat: row.csat,
-            attributes: row.attributes,
-            ingested_at: row.ingested_at,
-        }
-    }
-}
-
 /// A case with its events in order (time, then arrival).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CaseDetailResponse {
@@ -571,7 +470,7 @@ pub async fn get_case(
     let events = store::events_of_case(&state.db, &case_id).await?;
     Ok(Json(CaseDetailResponse {
         case: row.into(),
-        events: events.into_iter().map(EventResponse::from).collect(),
+        events,
     }))
 }
 

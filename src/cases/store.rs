@@ -446,12 +446,16 @@ pub async fn get_case(
         .await
 }
 
-/// A stored event, as the case detail shows it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+// Read by the case detail and served as it is.
+/// A stored event.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = EventResponse)]
 pub struct EventRow {
+    /// Arrival order: the tie-break for equal times.
     pub seq: i64,
     pub event_id: Option<String>,
     pub activity: String,
+    /// The canonical role; null for activities without one.
     pub activity_code: Option<String>,
     pub event_time: DateTime<Utc>,
     pub lifecycle: Option<String>,
@@ -468,6 +472,7 @@ pub struct EventRow {
     pub is_escalated: Option<bool>,
     pub knowledge_article_id: Option<String>,
     pub csat: Option<i16>,
+    #[schema(value_type = Option<Object>)]
     pub attributes: Option<serde_json::Value>,
     pub ingested_at: DateTime<Utc>,
 }
@@ -565,12 +570,16 @@ pub async fn list_cases(
     query.build_query_as().fetch_all(executor).await
 }
 
-/// An import of an event file and its outcome.
-#[derive(Debug, Clone, sqlx::FromRow)]
+// Read by the import endpoints and served as it is.
+/// An import of an event file.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = ImportResponse)]
 pub struct ImportRow {
     pub id: i64,
     pub file_name: String,
+    /// `csv` or `xes` (`pending` until detected).
     pub format: String,
+    /// `running`, `succeeded` or `failed`.
     pub status: String,
     pub rows_read: i64,
     pub events_stored: i64,
@@ -578,6 +587,8 @@ pub struct ImportRow {
     pub cases_touched: i64,
     pub unmapped_activities: i64,
     pub bad_rows_count: i64,
+    /// The first bad rows (up to 1,000) with line numbers.
+    #[schema(value_type = Vec<Object>)]
     pub bad_rows: serde_json::Value,
     pub error: Option<String>,
     pub requested_by: String,
