@@ -1,4 +1,5 @@
-//! The command line: `serve`, `migrate`, `openapi`, `keys`, `local-db`.
+//! The command line: `serve`, `import`, `score-batch`, `population`, `migrate`, `openapi`,
+//! `keys`, `local-db`.
 
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
@@ -14,7 +15,7 @@ use crate::{
     },
     config::{CasesConfig, Config, DatabaseConfig, LogConfig, ServeConfig},
     db, http,
-    scoring::registry::ModelRegistry,
+    scoring::{registry::ModelRegistry, runs},
     state::AppState,
     telemetry,
 };
@@ -67,6 +68,41 @@ pub enum Command {
         cases: CasesConfig,
         #[command(flatten)]
         database: DatabaseConfig,
+    },
+    /// Score a population file (CSV or gzip CSV) with the active model and store every
+    /// account's probability and decile, with a progress bar. Prints the run id.
+    ScoreBatch {
+        /// The file: a header, `account_id` (or `ban`) and every model feature by name; an
+        /// empty cell is a missing value.
+        #[arg(long)]
+        input: PathBuf,
+        /// Make the run the model's decile reference when it succeeds.
+        #[arg(long)]
+        reference: bool,
+        /// Bad rows to skip; by default one bad row stores nothing.
+        #[arg(long, default_value_t = 0)]
+        max_bad_rows: u64,
+        /// Registered and activated first when no model is active.
+        #[arg(long, env = "MODEL_PATH", default_value = "models/demo/model.txt")]
+        model_path: String,
+        #[command(flatten)]
+        database: DatabaseConfig,
+    },
+    /// Write a synthetic account population shaped like the demo model's features (gzip when
+    /// the file name ends in .gz), for trying `score-batch` and for benchmarks.
+    Population {
+        /// Where to write it.
+        #[arg(long)]
+        output: PathBuf,
+        /// Accounts.
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
+        /// Seed: the same seed gives the same accounts.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Add the synthetic outcome as a `target` column.
+        #[arg(long)]
+        with_target: bool,
     },
     /// Apply pending database migrations and exit.
     Migrate {
@@ -218,6 +254,28 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             let pool = connect(&database).await?;
             db::migrate(&pool).await?;
             run_import(&pool, &file, &options, &cases).await
+        }
+        Command::ScoreBatch {
+            input,
+            reference,
+            max_bad_rows,
+            model_path,
+            database,
+        } => {
+            let pool = connect(&database).await?;
+            db::migrate(&pool).await?;
+            runs::command::score_batch(&pool, &input, reference, max_bad_rows, &model_path).await
+        }
+        Command::Population {
+            output,
+            rows,
+            seed,
+            with_target,
+        } => {
+            tokio::task::spawn_blocking(move || {
+                runs::command::write_population(&output, rows, seed, with_target)
+            })
+            .await?
         }
         Command::Migrate { database } => {
             let pool = connect(&database).await?;

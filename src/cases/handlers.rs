@@ -12,7 +12,6 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::io::AsyncWriteExt;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
@@ -27,7 +26,10 @@ use super::{
 };
 use crate::{
     auth::{AdminAccess, Authorized, ViewerAccess},
-    http::error::{ApiError, FieldError, Json, Path, Query},
+    http::{
+        error::{ApiError, FieldError, Json, Path, Query},
+        upload,
+    },
     state::AppState,
 };
 
@@ -171,43 +173,19 @@ pub async fn post_imports(
     auth: Authorized<AdminAccess>,
     State(state): State<AppState>,
     Query(params): Query<ImportParams>,
-    mut form: Multipart,
+    form: Multipart,
 ) -> Result<Response, ApiError> {
-    let mut options = ImportOptions::default();
-    let mut upload: Option<(String, tempfile::TempPath)> = None;
-    while let Some(mut field) = form.next_field().await.map_err(bad_form)? {
-        match field.name() {
-            Some("options") => {
-                let text = field.text().await.map_err(bad_form)?;
-                options = serde_json::from_str(&text).map_err(|error| {
-                    ApiError::validation(
-                        "invalid import options",
-                        vec![FieldError::new("options", error.to_string())],
-                    )
-                })?;
-            }
-            Some("file") => {
-                let name = field.file_name().unwrap_or("upload").to_owned();
-                let (file, path) = tempfile::NamedTempFile::new()
-                    .map_err(ApiError::internal)?
-                    .into_parts();
-                let mut file = tokio::fs::File::from_std(file);
-                while let Some(chunk) = field.chunk().await.map_err(bad_form)? {
-                    file.write_all(&chunk).await.map_err(ApiError::internal)?;
-                }
-                file.flush().await.map_err(ApiError::internal)?;
-                upload = Some((name, path));
-            }
-            _ => {}
-        }
-    }
-    let Some((file_name, path)) = upload else {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "missing-file",
-            "the form has no `file` part",
-        ));
+    let upload = upload::receive(form).await?;
+    let options: ImportOptions = match upload.fields.get("options") {
+        None => ImportOptions::default(),
+        Some(text) => serde_json::from_str(text).map_err(|error| {
+            ApiError::validation(
+                "invalid import options",
+                vec![FieldError::new("options", error.to_string())],
+            )
+        })?,
     };
+    let (file_name, path) = (upload.file_name, upload.path);
     if let Some(zone) = &options.timezone
         && zone.parse::<chrono_tz::Tz>().is_err()
     {
@@ -245,15 +223,6 @@ pub async fn post_imports(
         Json(row),
     )
         .into_response())
-}
-
-fn bad_form(error: axum::extract::multipart::MultipartError) -> ApiError {
-    let status = error.status();
-    ApiError::new(
-        status,
-        "invalid-form",
-        format!("reading the multipart form: {}", error.body_text()),
-    )
 }
 
 /// Runs an import and records its outcome; `_keep` deletes the uploaded file when done.

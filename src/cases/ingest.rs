@@ -20,7 +20,7 @@ use super::{
     metrics::{self, CaseMetrics, MetricsConfig},
     store,
 };
-use crate::http::error::FieldError;
+pub use crate::http::error::BadRow;
 
 /// Events per transaction of an import.
 pub const IMPORT_BATCH: usize = 25_000;
@@ -248,13 +248,6 @@ pub async fn refresh_due_cases(
         }
         refreshed += recomputed;
     }
-}
-
-/// One bad row of a file.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct BadRow {
-    pub line: u64,
-    pub errors: Vec<FieldError>,
 }
 
 /// The outcome of importing a file.

@@ -40,15 +40,7 @@ impl CopyBuffer {
 
     pub fn text(&mut self, value: &str) {
         self.separator();
-        for c in value.chars() {
-            match c {
-                '\\' => self.text.push_str("\\\\"),
-                '\t' => self.text.push_str("\\t"),
-                '\n' => self.text.push_str("\\n"),
-                '\r' => self.text.push_str("\\r"),
-                c => self.text.push(c),
-            }
-        }
+        escape_text(&mut self.text, value);
     }
 
     pub fn opt_text(&mut self, value: Option<&str>) {
@@ -105,6 +97,23 @@ impl CopyBuffer {
 
     pub fn as_bytes(&self) -> &[u8] {
         self.text.as_bytes()
+    }
+}
+
+/// Appends `value` escaped for the COPY text format (backslash, tab and line breaks).
+pub fn escape_text(out: &mut String, value: &str) {
+    if !value.contains(['\\', '\t', '\n', '\r']) {
+        out.push_str(value);
+        return;
+    }
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
     }
 }
 

@@ -54,6 +54,15 @@ impl FieldError {
     }
 }
 
+/// One bad row of an uploaded file (events, a population, outcomes).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct BadRow {
+    /// Line in the file (the header is line 1).
+    pub line: u64,
+    /// What is wrong, per column (`field` is the column name, or `row` for the row as a whole).
+    pub errors: Vec<FieldError>,
+}
+
 /// The error every handler returns.
 #[derive(Debug)]
 pub struct ApiError {

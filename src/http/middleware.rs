@@ -23,7 +23,16 @@ use super::{error::ApiError, metrics::record_request_metrics};
 use crate::config::ServeConfig;
 
 /// Paths whose bodies are files: they get `IMPORT_LIMIT_BYTES` instead of `BODY_LIMIT_BYTES`.
-const UPLOAD_PATHS: [&str; 1] = ["/v1/imports"];
+const UPLOAD_PATHS: [&str; 2] = ["/v1/imports", "/v1/scoring-runs"];
+
+/// Whether a request uploads a file (and gets the upload limit): the paths above and the
+/// outcomes of a scoring run.
+fn is_upload(path: &str) -> bool {
+    UPLOAD_PATHS.contains(&path)
+        || path
+            .strip_prefix("/v1/scoring-runs/")
+            .is_some_and(|rest| rest.ends_with("/outcomes"))
+}
 
 /// Wraps the router; listed from the innermost layer to the outermost.
 pub fn apply(router: Router, config: &ServeConfig, upload_limit_bytes: u64) -> Router {
@@ -79,7 +88,7 @@ struct BodyLimits {
 /// Refuses bodies over the path's limit: at once when Content-Length says so, else when the
 /// stream passes it (the extractors then answer 413).
 async fn limit_body(limits: BodyLimits, request: Request, next: Next) -> Response {
-    let limit = if UPLOAD_PATHS.contains(&request.uri().path()) {
+    let limit = if is_upload(request.uri().path()) {
         limits.upload
     } else {
         limits.body

@@ -5,6 +5,7 @@ pub mod health;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod upload;
 
 use std::{future::Future, time::Duration};
 

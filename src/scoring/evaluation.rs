@@ -23,7 +23,7 @@ pub struct LiftTable {
 }
 
 /// One decile of a [`LiftTable`]. Rates are fractions in 0..=1, not percentages.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LiftRow {
     /// 1 (highest scores) to 10.
     pub decile: u8,
@@ -184,7 +184,7 @@ pub struct Psi {
 }
 
 /// One decile of a [`Psi`].
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PsiDecile {
     /// 1 (highest scores) to 10.
     pub decile: u8,

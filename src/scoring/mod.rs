@@ -1,5 +1,6 @@
 //! Propensity scoring: the model registry, the native tree evaluator checked against LightGBM,
-//! online scores with deciles and reason codes.
+//! online scores with deciles and reason codes, and batch scoring runs with outcomes, lift,
+//! AUC and stability (`runs`).
 //!
 //! `native` and `reference` evaluate models; `model` pairs them into a servable model;
 //! `registry` keeps the active one; `deciles`, `evaluation` and `features` are pure domain code;
@@ -15,6 +16,7 @@ pub mod native;
 pub mod population;
 pub mod reference;
 pub mod registry;
+pub mod runs;
 pub mod store;
 pub mod training;
 
@@ -29,4 +31,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::post_model_activate))
         .routes(routes!(handlers::get_model_importance))
         .routes(routes!(handlers::post_scores))
+        .routes(routes!(
+            runs::handlers::post_scoring_runs,
+            runs::handlers::get_scoring_runs
+        ))
+        .routes(routes!(runs::handlers::get_scoring_run))
+        .routes(routes!(runs::handlers::get_run_deciles))
+        .routes(routes!(runs::handlers::post_run_outcomes))
+        .routes(routes!(runs::handlers::get_run_lift))
+        .routes(routes!(runs::handlers::get_run_stability))
+        .routes(routes!(runs::handlers::get_account_score))
 }

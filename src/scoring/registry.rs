@@ -142,6 +142,14 @@ impl ModelRegistry {
         Ok(row)
     }
 
+    /// Gives the serving model `model_id`, if it is the active one, a new decile reference
+    /// (already stored by the caller). Requests in flight keep the edges they loaded.
+    pub fn set_decile_reference(&self, model_id: i64, reference: DecileReference) {
+        if let Some(model) = self.active().filter(|m| m.id == model_id) {
+            model.deciles.store(Some(Arc::new(reference)));
+        }
+    }
+
     /// Brings memory in line with the database's active model (at start, and periodically so
     /// replicas follow an activation made on another one).
     pub async fn sync_with_database(&self, db: &PgPool) -> Result<(), RegistryError> {

@@ -1,0 +1,530 @@
+//! Reading a population file: CSV (plain or gzip), a header row, an account id column and
+//! feature columns by name; an empty cell is a missing value.
+//!
+//! The file is cut into chunks of whole records by one thread (only a quote-aware newline scan)
+//! so that parsing, which costs more than un-gzipping, runs on every core.
+
+use std::io::{self, Read};
+
+use crate::http::error::{BadRow, FieldError};
+use csv::ByteRecord;
+
+/// Names accepted for the account id column (the notebook keys accounts by `ban`).
+pub const ACCOUNT_ID_COLUMNS: [&str; 2] = ["account_id", "ban"];
+
+/// Longest account id stored.
+pub const MAX_ACCOUNT_ID_CHARS: usize = 200;
+
+/// The `field` of a problem with a row as a whole.
+pub const WHOLE_ROW: &str = "row";
+
+/// Target size of a chunk handed to a parser.
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// Where each model feature sits in the file's columns.
+#[derive(Debug, Clone)]
+pub struct Columns {
+    account_id: usize,
+    /// `(column in the file, feature index in the model)`.
+    features: Vec<(usize, usize)>,
+    /// The header's names, for messages.
+    names: Vec<String>,
+    num_features: usize,
+    /// Header columns that are not features; their values are not read.
+    pub ignored: Vec<String>,
+}
+
+impl Columns {
+    /// Matches a header against the model's features. Every feature must have a column: a
+    /// misspelt header would otherwise score every account as if the feature were missing.
+    pub fn resolve(header: &ByteRecord, model_features: &[String]) -> Result<Self, String> {
+        let names = column_names(header);
+        let position = |wanted: &str| names.iter().position(|n| n == wanted);
+        let mut seen = std::collections::HashSet::new();
+        if let Some(dup) = names.iter().find(|n| !seen.insert(n.as_str())) {
+            return Err(format!("the header names the column `{dup}` twice"));
+        }
+        let account_id = ACCOUNT_ID_COLUMNS
+            .iter()
+            .find_map(|c| position(c))
+            .ok_or_else(|| {
+                format!(
+                    "the header has no account id column (one of {})",
+                    ACCOUNT_ID_COLUMNS.join(", ")
+                )
+            })?;
+        let mut features = Vec::with_capacity(model_features.len());
+        let mut missing = Vec::new();
+        for (index, feature) in model_features.iter().enumerate() {
+            match position(feature) {
+                Some(column) => features.push((column, index)),
+                None => missing.push(feature.as_str()),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(format!(
+                "the header lacks {} of the model's features: {} (leave cells empty for missing values, but keep the columns)",
+                missing.len(),
+                missing.join(", ")
+            ));
+        }
+        let ignored = names
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != account_id && !features.iter().any(|(c, _)| c == i))
+            .map(|(_, n)| n.clone())
+            .collect();
+        Ok(Self {
+            account_id,
+            features,
+            names,
+            num_features: model_features.len(),
+            ignored,
+        })
+    }
+
+    pub fn num_features(&self) -> usize {
+        self.num_features
+    }
+}
+
+/// A run of whole records from the file.
+#[derive(Debug)]
+pub struct Chunk {
+    /// Position in the file, 0 first; results are put back in this order.
+    pub sequence: u64,
+    /// Line number of the chunk's first line (the header is line 1).
+    pub first_line: u64,
+    pub bytes: Vec<u8>,
+}
+
+/// Cuts a CSV stream into chunks that end at a record boundary (a newline outside quotes).
+pub struct ChunkReader<R> {
+    reader: R,
+    carry: Vec<u8>,
+    next_line: u64,
+    next_sequence: u64,
+    eof: bool,
+}
+
+impl<R: Read> ChunkReader<R> {
+    pub fn new(reader: R) -> Self {
+        Self {
+            reader,
+            carry: Vec::new(),
+            next_line: 1,
+            next_sequence: 0,
+            eof: false,
+        }
+    }
+
+    /// Line number of the next unread line.
+    pub fn line(&self) -> u64 {
+        self.next_line
+    }
+
+    /// The header record (the first record of the file); `None` for an empty file.
+    pub fn header(&mut self) -> io::Result<Option<ByteRecord>> {
+        let Some(bytes) = self.take_records(1)? else {
+            return Ok(None);
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(bytes.as_slice());
+        let mut record = ByteRecord::new();
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => Ok(Some(record)),
+            Ok(false) => Ok(None),
+            Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
+        }
+    }
+
+    /// The next chunk of records, `None` at the end of the file.
+    pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
+        let first_line = self.next_line;
+        let Some(bytes) = self.take_records(usize::MAX)? else {
+            return Ok(None);
+        };
+        let sequence = self.next_sequence;
+        self.next_sequence += 1;
+        Ok(Some(Chunk {
+            sequence,
+            first_line,
+            bytes,
+        }))
+    }
+
+    /// Takes bytes up to a record boundary: after `records` records, or about `CHUNK_BYTES`.
+    fn take_records(&mut self, records: usize) -> io::Result<Option<Vec<u8>>> {
+        loop {
+            if let Some(end) = record_boundary(&self.carry, records, CHUNK_BYTES) {
+                let rest = self.carry.split_off(end);
+                let taken = std::mem::replace(&mut self.carry, rest);
+                self.next_line += bytecount_newlines(&taken);
+                return Ok(Some(taken));
+            }
+            if self.eof {
+                if self.carry.is_empty() {
+                    return Ok(None);
+                }
+                let taken = std::mem::take(&mut self.carry);
+                self.next_line += bytecount_newlines(&taken);
+                return Ok(Some(taken));
+            }
+            let start = self.carry.len();
+            self.carry.resize(start + CHUNK_BYTES, 0);
+            let mut filled = start;
+            while filled < self.carry.len() {
+                match self.reader.read(&mut self.carry[filled..]) {
+                    Ok(0) => {
+                        self.eof = true;
+                        break;
+                    }
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            self.carry.truncate(filled);
+        }
+    }
+}
+
+/// End (exclusive) of the last record boundary in `bytes` that is after `records` records or,
+/// when `records` is not reached, the last one once `bytes` holds at least `min_bytes`.
+fn record_boundary(bytes: &[u8], records: usize, min_bytes: usize) -> Option<usize> {
+    let mut in_quotes = false;
+    let mut seen = 0;
+    let mut last = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            // A doubled quote inside quotes toggles twice: the parity stays right.
+            b'"' => in_quotes = !in_quotes,
+            b'\n' if !in_quotes => {
+                seen += 1;
+                last = Some(i + 1);
+                if seen == records {
+                    return last;
+                }
+            }
+            _ => {}
+        }
+    }
+    last.filter(|_| bytes.len() >= min_bytes)
+}
+
+fn bytecount_newlines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+/// Parsed rows of one chunk: account ids and row-major features.
+#[derive(Debug, Default)]
+pub struct ParsedChunk {
+    pub sequence: u64,
+    /// Account ids, concatenated; `id_ends[i]` is where id `i` ends.
+    pub ids: String,
+    pub id_ends: Vec<usize>,
+    /// `rows x num_features`, NaN = missing.
+    pub features: Vec<f64>,
+    pub bad_rows: Vec<BadRow>,
+    /// Records read, good and bad.
+    pub records: u64,
+}
+
+impl ParsedChunk {
+    pub fn len(&self) -> usize {
+        self.id_ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.id_ends.is_empty()
+    }
+
+    pub fn account_ids(&self) -> impl Iterator<Item = &str> {
+        let mut start = 0;
+        self.id_ends.iter().map(move |&end| {
+            let id = &self.ids[start..end];
+            start = end;
+            id
+        })
+    }
+}
+
+/// Parses a chunk's records. A record with any problem is a bad row (all its problems in one
+/// message); good records are appended to the result.
+pub fn parse_chunk(columns: &Columns, chunk: &Chunk) -> ParsedChunk {
+    let mut parsed = ParsedChunk {
+        sequence: chunk.sequence,
+        ..ParsedChunk::default()
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(chunk.bytes.as_slice());
+    let mut record = ByteRecord::new();
+    let mut row = vec![f64::NAN; columns.num_features];
+    let mut problems: Vec<FieldError> = Vec::new();
+    let mut lines = LineCounter::new(&chunk.bytes, chunk.first_line);
+    loop {
+        let record_start = reader.position().byte();
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(error) => {
+                let at = error.position().map_or(record_start, csv::Position::byte);
+                parsed.records += 1;
+                parsed.bad_rows.push(BadRow {
+                    line: lines.line_at(at),
+                    errors: vec![FieldError::new(WHOLE_ROW, error.to_string())],
+                });
+                continue;
+            }
+        }
+        let start = record.position().map_or(record_start, csv::Position::byte);
+        parsed.records += 1;
+        problems.clear();
+        if record.len() != columns.names.len() {
+            problems.push(FieldError::new(
+                WHOLE_ROW,
+                format!(
+                    "expected {} fields like the header, found {}",
+                    columns.names.len(),
+                    record.len()
+                ),
+            ));
+        } else {
+            read_record(columns, &record, &mut row, &mut problems);
+        }
+        if problems.is_empty() {
+            let id = std::str::from_utf8(&record[columns.account_id]).unwrap_or_default();
+            parsed.ids.push_str(id);
+            parsed.id_ends.push(parsed.ids.len());
+            parsed.features.extend_from_slice(&row);
+        } else {
+            parsed.bad_rows.push(BadRow {
+                line: lines.line_at(start),
+                errors: std::mem::take(&mut problems),
+            });
+        }
+    }
+    parsed
+}
+
+/// Line numbers of byte offsets, counted incrementally (offsets only grow). The csv crate's
+/// own line numbers skip blank lines, which would point users at the wrong line.
+pub(crate) struct LineCounter<'a> {
+    bytes: &'a [u8],
+    counted_to: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    pub(crate) fn new(bytes: &'a [u8], first_line: u64) -> Self {
+        Self {
+            bytes,
+            counted_to: 0,
+            line: first_line,
+        }
+    }
+
+    /// The line of the record starting at `offset` (the csv crate's record positions include
+    /// the blank lines it skipped before the record).
+    pub(crate) fn line_at(&mut self, offset: u64) -> u64 {
+        let mut offset = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.bytes.len());
+        while offset < self.bytes.len() && matches!(self.bytes[offset], b'\n' | b'\r') {
+            offset += 1;
+        }
+        if offset > self.counted_to {
+            self.line += bytecount_newlines(&self.bytes[self.counted_to..offset]);
+            self.counted_to = offset;
+        }
+        self.line
+    }
+}
+
+/// Reads one record of the right width into `row`, noting each problem with its column.
+fn read_record(
+    columns: &Columns,
+    record: &ByteRecord,
+    row: &mut [f64],
+    problems: &mut Vec<FieldError>,
+) {
+    let id_column = || columns.names[columns.account_id].clone();
+    match std::str::from_utf8(&record[columns.account_id]) {
+        Err(_) => problems.push(FieldError::new(id_column(), "the account id is not UTF-8")),
+        Ok("") => problems.push(FieldError::new(id_column(), "the account id is empty")),
+        Ok(id) if id.chars().count() > MAX_ACCOUNT_ID_CHARS => problems.push(FieldError::new(
+            id_column(),
+            format!("the account id is longer than {MAX_ACCOUNT_ID_CHARS} characters"),
+        )),
+        Ok(id) if id.contains('\0') => {
+            problems.push(FieldError::new(
+                id_column(),
+                "the account id contains a NUL character",
+            ));
+        }
+        Ok(_) => {}
+    }
+    for &(column, feature) in &columns.features {
+        let cell = record[column].trim_ascii();
+        row[feature] = if cell.is_empty() {
+            f64::NAN
+        } else {
+            match std::str::from_utf8(cell)
+                .ok()
+                .and_then(|s| s.parse::<f64>().ok())
+            {
+                Some(value) if value.is_finite() => value,
+                Some(_) => {
+                    problems.push(FieldError::new(
+                        &columns.names[column],
+                        "not a finite number (leave the cell empty for a missing value)",
+                    ));
+                    f64::NAN
+                }
+                None => {
+                    problems.push(FieldError::new(
+                        &columns.names[column],
+                        format!("`{}` is not a number", String::from_utf8_lossy(cell)),
+                    ));
+                    f64::NAN
+                }
+            }
+        };
+    }
+}
+
+/// The header's column names, trimmed; a UTF-8 byte order mark before the first is dropped.
+fn column_names(header: &ByteRecord) -> Vec<String> {
+    header
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let name = String::from_utf8_lossy(name);
+            let name = if i == 0 {
+                name.trim_start_matches('\u{feff}')
+            } else {
+                &name
+            };
+            name.trim().to_owned()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    /// Cuts `text` one record at a time, with each piece's first line.
+    fn records(text: &str) -> Vec<(u64, String)> {
+        let mut out = Vec::new();
+        let mut carry = text.as_bytes().to_vec();
+        let mut line = 1;
+        while !carry.is_empty() {
+            let end = record_boundary(&carry, 1, usize::MAX).unwrap_or(carry.len());
+            let rest = carry.split_off(end);
+            out.push((line, String::from_utf8(carry).unwrap()));
+            line += bytecount_newlines(out.last().unwrap().1.as_bytes());
+            carry = rest;
+        }
+        out
+    }
+
+    #[test]
+    fn boundaries_respect_quoted_newlines() {
+        let text = "a,\"x\ny\",1\nb,\"q\"\"\",2\nc,z,3";
+        let parts = records(text);
+        assert_eq!(
+            parts,
+            vec![
+                (1, "a,\"x\ny\",1\n".to_owned()),
+                (3, "b,\"q\"\"\",2\n".to_owned()),
+                (4, "c,z,3".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn header_then_chunks_with_line_numbers() {
+        let text = "\u{feff}account_id,b,a,target\nx,1,2,0\ny,,inf,1\n\nz,3\nw,1e-3, 4 ,1\n";
+        let mut reader = ChunkReader::new(text.as_bytes());
+        let header = reader.header().unwrap().unwrap();
+        let model = names(&["a", "b"]);
+        let columns = Columns::resolve(&header, &model).unwrap();
+        assert_eq!(columns.ignored, vec!["target".to_owned()]);
+        let chunk = reader.next_chunk().unwrap().unwrap();
+        assert_eq!(chunk.first_line, 2);
+        let parsed = parse_chunk(&columns, &chunk);
+        assert_eq!(parsed.records, 4);
+        assert_eq!(parsed.account_ids().collect::<Vec<_>>(), vec!["x", "w"]);
+        assert_eq!(parsed.features.len(), 4);
+        assert_eq!(&parsed.features, &[2.0, 1.0, 4.0, 1e-3]);
+        assert_eq!(
+            parsed.bad_rows,
+            vec![
+                BadRow {
+                    line: 3,
+                    errors: vec![FieldError::new(
+                        "a",
+                        "not a finite number (leave the cell empty for a missing value)"
+                    )],
+                },
+                BadRow {
+                    line: 5,
+                    errors: vec![FieldError::new(
+                        "row",
+                        "expected 4 fields like the header, found 2"
+                    )],
+                },
+            ]
+        );
+        assert!(reader.next_chunk().unwrap().is_none());
+    }
+
+    #[test]
+    fn header_problems_are_named() {
+        let header = ByteRecord::from(vec!["ban", "a", "a"]);
+        assert!(
+            Columns::resolve(&header, &names(&["a"]))
+                .unwrap_err()
+                .contains("twice")
+        );
+        let header = ByteRecord::from(vec!["id", "a"]);
+        assert!(
+            Columns::resolve(&header, &names(&["a"]))
+                .unwrap_err()
+                .contains("account id")
+        );
+        let header = ByteRecord::from(vec!["ban", "a"]);
+        let error = Columns::resolve(&header, &names(&["a", "b", "c"])).unwrap_err();
+        assert!(
+            error.contains("lacks 2") && error.contains("b, c"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn several_problems_in_one_row_are_one_bad_row() {
+        let header = ByteRecord::from(vec!["account_id", "a", "b"]);
+        let model = names(&["a", "b"]);
+        let columns = Columns::resolve(&header, &model).unwrap();
+        let chunk = Chunk {
+            sequence: 0,
+            first_line: 2,
+            bytes: b",x,NaN\n".to_vec(),
+        };
+        let parsed = parse_chunk(&columns, &chunk);
+        assert_eq!(parsed.bad_rows.len(), 1);
+        let bad = &parsed.bad_rows[0];
+        assert_eq!(bad.line, 2);
+        let fields: Vec<&str> = bad.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, vec!["account_id", "a", "b"]);
+        assert_eq!(bad.errors[1].message, "`x` is not a number");
+    }
+}

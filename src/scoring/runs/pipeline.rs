@@ -1,0 +1,627 @@
+//! A scoring run end to end, all or nothing:
+//!
+//! 1. **Score** (every core): one thread un-gzips the file and cuts it into chunks of whole
+//!    records; workers parse a chunk and predict it with the model; the collector puts chunks
+//!    back in file order, keeps each probability (8 bytes per account, to cut exact deciles)
+//!    and spills `(account id, probability)` to an anonymous temporary file. Features never
+//!    outlive their chunk, so memory does not grow with the file beyond those 8 bytes.
+//! 2. **Cut deciles** on all probabilities (`pd.qcut` rule).
+//! 3. **Store** in one transaction: COPY the spilled scores with their deciles into the run's
+//!    own table, index it, attach it to `account_scores`, record the run (and, if asked, make
+//!    it the model's decile reference), commit. A failure anywhere stores no score.
+
+use std::{
+    collections::BTreeMap,
+    fs::File,
+    io::{self, BufRead, BufReader, BufWriter, Read, Seek, Write},
+    path::{Path, PathBuf},
+    sync::{
+        Mutex, PoisonError,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        mpsc,
+    },
+    time::{Duration, Instant},
+};
+
+use flate2::read::MultiGzDecoder;
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use utoipa::ToSchema;
+
+use super::{
+    input::{Chunk, ChunkReader, Columns, ParsedChunk, parse_chunk},
+    store::{self, RunResult},
+};
+use crate::{
+    db::copy::escape_text,
+    http::error::BadRow,
+    scoring::{
+        deciles::{DecileEdges, DecileSummary},
+        model::{DecileReference, LoadedModel},
+        registry::ModelRegistry,
+        store as model_store,
+    },
+};
+
+/// Bad rows listed in a run (all are counted).
+pub const LISTED_BAD_ROWS: usize = 100;
+
+/// Size of the COPY messages sent to PostgreSQL.
+const COPY_MESSAGE_BYTES: usize = 1 << 20;
+
+/// Live counters of a run, read by progress bars and the run's status row.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Records read so far.
+    pub rows: AtomicU64,
+    /// Bytes of the file (as stored, compressed or not) consumed so far.
+    pub bytes_read: AtomicU64,
+    /// The file's size.
+    pub total_bytes: AtomicU64,
+    /// Scores sent to PostgreSQL so far.
+    pub stored: AtomicU64,
+    /// True once scoring is done and storing has begun.
+    pub storing: AtomicBool,
+}
+
+impl Progress {
+    /// Share of the run done: the file consumed while scoring, the scores sent while storing.
+    pub fn fraction(&self, accounts: u64) -> f64 {
+        if self.storing.load(Ordering::Relaxed) {
+            let stored = self.stored.load(Ordering::Relaxed) as f64;
+            0.8 + 0.2 * (stored / accounts.max(1) as f64).min(1.0)
+        } else {
+            let total = self.total_bytes.load(Ordering::Relaxed).max(1) as f64;
+            0.8 * (self.bytes_read.load(Ordering::Relaxed) as f64 / total).min(1.0)
+        }
+    }
+}
+
+/// Where a run spent its time, in seconds. The scoring phase runs its parts in parallel: `read`,
+/// `parse` and `predict` are thread time summed over threads, `scoring` is wall time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Timings {
+    /// Un-gzipping and cutting the file into chunks (one thread).
+    pub read_s: f64,
+    /// Parsing CSV records into features (all workers).
+    pub parse_s: f64,
+    /// Predicting (all workers).
+    pub predict_s: f64,
+    /// Wall time of reading, parsing and predicting together.
+    pub scoring_s: f64,
+    /// Cutting the deciles and summarising them.
+    pub deciles_s: f64,
+    /// COPY, index, attach and commit.
+    pub store_s: f64,
+    /// The whole run.
+    pub total_s: f64,
+}
+
+/// How a run ended, as recorded.
+#[derive(Debug, Clone, Default)]
+pub struct RunReport {
+    pub rows_read: u64,
+    pub accounts_scored: u64,
+    pub bad_rows_count: u64,
+    pub bad_rows: Vec<BadRow>,
+    pub ignored_columns: Vec<String>,
+    pub edges: Option<DecileEdges>,
+    pub summary: Option<DecileSummary>,
+    pub timings: Timings,
+}
+
+/// Why a run failed; nothing was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum RunFailure {
+    /// The file or its header cannot be used.
+    #[error("{0}")]
+    Input(String),
+    #[error("{count} bad row(s), more than the {allowed} allowed; nothing was stored")]
+    TooManyBadRows { count: u64, allowed: u64 },
+    #[error("the file has no account to score")]
+    NoAccounts,
+    #[error("{0}")]
+    DuplicateAccount(String),
+    #[error("prediction failed: {0}")]
+    Predict(String),
+    #[error("the database failed: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// What a run is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct RunRequest {
+    pub run_id: i64,
+    /// The population file (CSV or gzip CSV).
+    pub input: PathBuf,
+    /// Bad rows tolerated (skipped); with more, the run fails.
+    pub max_bad_rows: u64,
+    /// Make the run's edges the model's decile reference.
+    pub make_reference: bool,
+}
+
+/// Scores `path` with `model`, stores the scores and records the run, either way. Returns the
+/// report (also on failure, with what was learnt before it) and the failure, if any.
+pub async fn execute(
+    db: &PgPool,
+    registry: &ModelRegistry,
+    model: std::sync::Arc<LoadedModel>,
+    request: &RunRequest,
+    progress: std::sync::Arc<Progress>,
+) -> (RunReport, Option<RunFailure>) {
+    let started = Instant::now();
+    let mut report = RunReport::default();
+    let failure = run_phases(db, registry, model, request, progress, &mut report, started)
+        .await
+        .err();
+    if let Some(failure) = &failure {
+        report.timings.total_s = started.elapsed().as_secs_f64();
+        let message = failure.to_string();
+        tracing::warn!(run = request.run_id, error = %message, "scoring run failed");
+        let recorded =
+            store::finish_run(db, request.run_id, &result_row(&report, Some(&message))).await;
+        if let Err(error) = recorded {
+            tracing::error!(run = request.run_id, %error, "could not record the failed run");
+        }
+    }
+    (report, failure)
+}
+
+async fn run_phases(
+    db: &PgPool,
+    registry: &ModelRegistry,
+    model: std::sync::Arc<LoadedModel>,
+    request: &RunRequest,
+    progress: std::sync::Arc<Progress>,
+    report: &mut RunReport,
+    started: Instant,
+) -> Result<(), RunFailure> {
+    let scoring_started = Instant::now();
+    let path_owned = request.input.clone();
+    let scoring_progress = progress.clone();
+    let scoring_model = model.clone();
+    let scored = tokio::task::spawn_blocking(move || {
+        score_file(&scoring_model, &path_owned, &scoring_progress)
+    })
+    .await
+    .map_err(|e| RunFailure::Predict(e.to_string()))?;
+    let mut scored = match scored {
+        Ok(scored) => scored,
+        Err(failure) => return Err(failure),
+    };
+    report.rows_read = scored.records;
+    report.accounts_scored = scored.probabilities.len() as u64;
+    report.bad_rows_count = scored.bad_rows_count;
+    report.bad_rows = std::mem::take(&mut scored.bad_rows);
+    report.ignored_columns = std::mem::take(&mut scored.ignored_columns);
+    report.timings.read_s = scored.read_time.as_secs_f64();
+    report.timings.parse_s = scored.parse_time.as_secs_f64();
+    report.timings.predict_s = scored.predict_time.as_secs_f64();
+    report.timings.scoring_s = scoring_started.elapsed().as_secs_f64();
+    if report.bad_rows_count > request.max_bad_rows {
+        return Err(RunFailure::TooManyBadRows {
+            count: report.bad_rows_count,
+            allowed: request.max_bad_rows,
+        });
+    }
+
+    let deciles_started = Instant::now();
+    let probabilities = std::mem::take(&mut scored.probabilities);
+    let (edges, summary, probabilities) = tokio::task::spawn_blocking(move || {
+        let edges = DecileEdges::from_scores(&probabilities);
+        let summary = edges.and_then(|e| DecileSummary::from_scores(&e, &probabilities));
+        (edges, summary, probabilities)
+    })
+    .await
+    .map_err(|e| RunFailure::Predict(e.to_string()))?;
+    drop(probabilities);
+    let (Some(edges), Some(summary)) = (edges, summary) else {
+        return Err(RunFailure::NoAccounts);
+    };
+    report.edges = Some(edges);
+    report.summary = Some(summary);
+    report.timings.deciles_s = deciles_started.elapsed().as_secs_f64();
+
+    let store_started = Instant::now();
+    progress.storing.store(true, Ordering::Relaxed);
+    let mut tx = db.begin().await?;
+    let table = store::create_partition(&mut tx, request.run_id).await?;
+    copy_scores(
+        &mut tx,
+        &table,
+        request.run_id,
+        scored.spill,
+        edges,
+        &progress,
+    )
+    .await?;
+    store::attach_partition(&mut tx, request.run_id)
+        .await
+        .map_err(|error| match error.as_database_error() {
+            Some(db_error) if db_error.is_unique_violation() => {
+                RunFailure::DuplicateAccount(format!(
+                    "an account appears more than once in the file ({}); nothing was stored",
+                    db_error
+                        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                        .and_then(|e| e.detail())
+                        .unwrap_or("duplicate account id")
+                ))
+            }
+            _ => RunFailure::Database(error),
+        })?;
+    // Recorded before the commit, which takes a few milliseconds more.
+    report.timings.store_s = store_started.elapsed().as_secs_f64();
+    report.timings.total_s = started.elapsed().as_secs_f64();
+    store::finish_run(&mut *tx, request.run_id, &result_row(report, None)).await?;
+    if request.make_reference {
+        model_store::set_decile_reference(
+            &mut *tx,
+            model.id,
+            &edges.edges,
+            edges.degenerate,
+            &format!("run:{}", request.run_id),
+            Some(report.accounts_scored as i64),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    report.timings.store_s = store_started.elapsed().as_secs_f64();
+    report.timings.total_s = started.elapsed().as_secs_f64();
+    if request.make_reference {
+        // The serving copy of the model follows at once (replicas on their next sync).
+        registry.set_decile_reference(
+            model.id,
+            DecileReference {
+                edges,
+                source: format!("run:{}", request.run_id),
+                population: Some(report.accounts_scored as i64),
+            },
+        );
+    }
+    Ok(())
+}
+
+/// The run's row as recorded at the end.
+fn result_row<'a>(report: &'a RunReport, error: Option<&'a str>) -> RunResult<'a> {
+    RunResult {
+        status: if error.is_none() {
+            "succeeded"
+        } else {
+            "failed"
+        },
+        rows_read: report.rows_read,
+        accounts_scored: if error.is_none() {
+            report.accounts_scored
+        } else {
+            0
+        },
+        bad_rows_count: report.bad_rows_count,
+        bad_rows: serde_json::to_value(&report.bad_rows).unwrap_or_default(),
+        ignored_columns: &report.ignored_columns,
+        decile_edges: report.edges.as_ref().map(|e| e.edges.as_slice()),
+        decile_degenerate: report.edges.map(|e| e.degenerate),
+        decile_counts: report
+            .summary
+            .as_ref()
+            .map(|s| s.deciles.iter().map(|d| d.count as i64).collect()),
+        decile_mean_probability: report
+            .summary
+            .as_ref()
+            .map(|s| s.deciles.iter().map(|d| d.mean_probability).collect()),
+        timings: serde_json::to_value(&report.timings).unwrap_or_default(),
+        error,
+    }
+}
+
+/// Streams the spilled scores, with their deciles, into the run's table.
+async fn copy_scores(
+    conn: &mut sqlx::PgConnection,
+    table: &str,
+    run_id: i64,
+    spill: File,
+    edges: DecileEdges,
+    progress: &Progress,
+) -> Result<(), RunFailure> {
+    let mut sink = conn
+        .copy_in_raw(&format!(
+            "COPY {table} (run_id, account_id, probability, decile) FROM STDIN"
+        ))
+        .await?;
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<io::Result<(String, u64)>>(4);
+    let formatter =
+        tokio::task::spawn_blocking(move || format_spill(spill, run_id, &edges, &sender));
+    while let Some(message) = receiver.recv().await {
+        let (text, rows) =
+            message.map_err(|e| RunFailure::Input(format!("reading the spilled scores: {e}")))?;
+        sink.send(text.as_bytes()).await?;
+        progress.stored.fetch_add(rows, Ordering::Relaxed);
+    }
+    formatter
+        .await
+        .map_err(|e| RunFailure::Predict(e.to_string()))?;
+    sink.finish().await?;
+    Ok(())
+}
+
+/// Reads the spill file back as COPY text messages of about `COPY_MESSAGE_BYTES`.
+fn format_spill(
+    spill: File,
+    run_id: i64,
+    edges: &DecileEdges,
+    sender: &tokio::sync::mpsc::Sender<io::Result<(String, u64)>>,
+) {
+    let result = (|| -> io::Result<()> {
+        let mut spill = spill;
+        spill.rewind()?;
+        let mut reader = BufReader::with_capacity(1 << 20, spill);
+        let run = run_id.to_string();
+        let mut text = String::with_capacity(COPY_MESSAGE_BYTES + 4096);
+        let mut rows = 0;
+        let mut id = Vec::new();
+        loop {
+            let mut len = [0u8; 4];
+            if reader.fill_buf()?.is_empty() {
+                break;
+            }
+            reader.read_exact(&mut len)?;
+            id.resize(u32::from_le_bytes(len) as usize, 0);
+            reader.read_exact(&mut id)?;
+            let mut probability = [0u8; 8];
+            reader.read_exact(&mut probability)?;
+            let probability = f64::from_le_bytes(probability);
+            text.push_str(&run);
+            text.push('\t');
+            // Written by `spill_chunk` from a `&str`, already escaped.
+            text.push_str(std::str::from_utf8(&id).map_err(io::Error::other)?);
+            text.push('\t');
+            // `{:?}` is the shortest text that parses back to the same f64.
+            use std::fmt::Write as _;
+            let _ = writeln!(text, "{probability:?}\t{}", edges.decile(probability));
+            rows += 1;
+            if text.len() >= COPY_MESSAGE_BYTES {
+                let full =
+                    std::mem::replace(&mut text, String::with_capacity(COPY_MESSAGE_BYTES + 4096));
+                if sender.blocking_send(Ok((full, rows))).is_err() {
+                    return Ok(());
+                }
+                rows = 0;
+            }
+        }
+        if !text.is_empty() {
+            let _ = sender.blocking_send(Ok((text, rows)));
+        }
+        Ok(())
+    })();
+    if let Err(error) = result {
+        let _ = sender.blocking_send(Err(error));
+    }
+}
+
+/// Result of the scoring phase.
+struct Scored {
+    records: u64,
+    probabilities: Vec<f64>,
+    bad_rows: Vec<BadRow>,
+    bad_rows_count: u64,
+    ignored_columns: Vec<String>,
+    /// `(u32 length, COPY-escaped account id, f64 probability)` per account, in file order.
+    spill: File,
+    read_time: Duration,
+    parse_time: Duration,
+    predict_time: Duration,
+}
+
+/// A parsed chunk with its probabilities.
+struct ScoredChunk {
+    parsed: ParsedChunk,
+    probabilities: Vec<f64>,
+}
+
+/// Counts the bytes read from the file, for progress.
+struct CountingReader<'a, R> {
+    inner: R,
+    counter: &'a AtomicU64,
+}
+
+impl<R: Read> Read for CountingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.counter.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Phase 1: reads, parses and predicts the whole file on every core.
+fn score_file(model: &LoadedModel, path: &Path, progress: &Progress) -> Result<Scored, RunFailure> {
+    let unreadable = |e: io::Error| RunFailure::Input(format!("cannot read the file: {e}"));
+    let file = File::open(path).map_err(unreadable)?;
+    let size = file.metadata().map_err(unreadable)?.len();
+    progress.total_bytes.store(size, Ordering::Relaxed);
+    let mut buffered = BufReader::with_capacity(
+        1 << 20,
+        CountingReader {
+            inner: file,
+            counter: &progress.bytes_read,
+        },
+    );
+    let gzip = buffered
+        .fill_buf()
+        .map_err(unreadable)?
+        .starts_with(&[0x1f, 0x8b]);
+    let source: Box<dyn Read + Send + '_> = if gzip {
+        Box::new(MultiGzDecoder::new(buffered))
+    } else {
+        Box::new(buffered)
+    };
+    let mut chunks = ChunkReader::new(source);
+    let header = chunks
+        .header()
+        .map_err(unreadable)?
+        .ok_or_else(|| RunFailure::Input("the file is empty: it needs a header row".into()))?;
+    let columns = Columns::resolve(&header, &model.feature_names).map_err(RunFailure::Input)?;
+
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 16);
+    let abort = AtomicBool::new(false);
+    let (chunk_sender, chunk_receiver) = mpsc::sync_channel::<Chunk>(workers * 2);
+    let chunk_receiver = Mutex::new(chunk_receiver);
+    let (done_sender, done_receiver) =
+        mpsc::sync_channel::<Result<ScoredChunk, String>>(workers * 2);
+
+    std::thread::scope(|scope| {
+        let abort = &abort;
+        let reader = scope.spawn(move || -> Result<Duration, (io::Error, u64)> {
+            let started = Instant::now();
+            let mut waiting = Duration::ZERO;
+            loop {
+                if abort.load(Ordering::Relaxed) {
+                    break;
+                }
+                let line = chunks.line();
+                let Some(chunk) = chunks.next_chunk().map_err(|e| (e, line))? else {
+                    break;
+                };
+                let before_send = Instant::now();
+                if chunk_sender.send(chunk).is_err() {
+                    break;
+                }
+                waiting += before_send.elapsed();
+            }
+            Ok(started.elapsed().saturating_sub(waiting))
+        });
+        let worker_handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let done_sender = done_sender.clone();
+                let (columns, chunk_receiver) = (&columns, &chunk_receiver);
+                scope.spawn(move || {
+                    score_chunks(model, columns, chunk_receiver, &done_sender, abort)
+                })
+            })
+            .collect();
+        drop(done_sender);
+
+        let collected = collect(done_receiver, progress, abort);
+        let read_result = reader.join().unwrap_or(Ok(Duration::ZERO));
+        let (mut parse_time, mut predict_time) = (Duration::ZERO, Duration::ZERO);
+        for handle in worker_handles {
+            let (parse, predict) = handle.join().unwrap_or_default();
+            parse_time += parse;
+            predict_time += predict;
+        }
+        let read_time = read_result.map_err(|(error, line)| {
+            RunFailure::Input(format!("cannot read the file near line {line}: {error}"))
+        })?;
+        let mut scored = collected?;
+        scored.ignored_columns = columns.ignored.clone();
+        scored.read_time = read_time;
+        scored.parse_time = parse_time;
+        scored.predict_time = predict_time;
+        Ok(scored)
+    })
+}
+
+/// A worker: parses and predicts chunks until the reader is done. Returns its parse and
+/// predict time.
+fn score_chunks(
+    model: &LoadedModel,
+    columns: &Columns,
+    chunks: &Mutex<mpsc::Receiver<Chunk>>,
+    done: &mpsc::SyncSender<Result<ScoredChunk, String>>,
+    abort: &AtomicBool,
+) -> (Duration, Duration) {
+    let (mut parse_time, mut predict_time) = (Duration::ZERO, Duration::ZERO);
+    loop {
+        let next = chunks.lock().unwrap_or_else(PoisonError::into_inner).recv();
+        let Ok(chunk) = next else { break };
+        if abort.load(Ordering::Relaxed) {
+            // Keep draining so the reader is never stuck on a full channel.
+            continue;
+        }
+        let started = Instant::now();
+        let parsed = parse_chunk(columns, &chunk);
+        drop(chunk);
+        let parsed_at = Instant::now();
+        parse_time += parsed_at - started;
+        let result = if parsed.is_empty() {
+            Ok(Vec::new())
+        } else {
+            model.predict(&parsed.features).map_err(|e| e.to_string())
+        };
+        predict_time += parsed_at.elapsed();
+        let message = result.map(|probabilities| ScoredChunk {
+            parsed,
+            probabilities,
+        });
+        if done.send(message).is_err() {
+            abort.store(true, Ordering::Relaxed);
+        }
+    }
+    (parse_time, predict_time)
+}
+
+/// Puts scored chunks back in file order, keeps the probabilities, spills the scores and
+/// gathers bad rows.
+fn collect(
+    done: mpsc::Receiver<Result<ScoredChunk, String>>,
+    progress: &Progress,
+    abort: &AtomicBool,
+) -> Result<Scored, RunFailure> {
+    let spill_error =
+        |e: io::Error| RunFailure::Input(format!("cannot spill scores to a temporary file: {e}"));
+    let mut spill = BufWriter::with_capacity(1 << 20, tempfile::tempfile().map_err(spill_error)?);
+    let (mut records, mut bad_rows_count) = (0, 0);
+    let mut probabilities = Vec::new();
+    let mut bad_rows = Vec::new();
+    let mut pending = BTreeMap::new();
+    let mut next = 0;
+    let mut escaped = String::new();
+    for message in done {
+        let chunk = match message {
+            Ok(chunk) => chunk,
+            Err(error) => {
+                abort.store(true, Ordering::Relaxed);
+                return Err(RunFailure::Predict(error));
+            }
+        };
+        pending.insert(chunk.parsed.sequence, chunk);
+        while let Some(chunk) = pending.remove(&next) {
+            next += 1;
+            let ScoredChunk {
+                mut parsed,
+                probabilities: chunk_probabilities,
+            } = chunk;
+            records += parsed.records;
+            progress.rows.fetch_add(parsed.records, Ordering::Relaxed);
+            bad_rows_count += parsed.bad_rows.len() as u64;
+            let room = LISTED_BAD_ROWS.saturating_sub(bad_rows.len());
+            bad_rows.extend(parsed.bad_rows.drain(..).take(room));
+            for (id, &probability) in parsed.account_ids().zip(&chunk_probabilities) {
+                escaped.clear();
+                escape_text(&mut escaped, id);
+                let written = spill
+                    .write_all(&(escaped.len() as u32).to_le_bytes())
+                    .and_then(|()| spill.write_all(escaped.as_bytes()))
+                    .and_then(|()| spill.write_all(&probability.to_le_bytes()));
+                if let Err(error) = written {
+                    abort.store(true, Ordering::Relaxed);
+                    return Err(spill_error(error));
+                }
+            }
+            probabilities.extend_from_slice(&chunk_probabilities);
+        }
+    }
+    Ok(Scored {
+        records,
+        probabilities,
+        bad_rows,
+        bad_rows_count,
+        ignored_columns: Vec::new(),
+        spill: spill
+            .into_inner()
+            .map_err(|e| spill_error(e.into_error()))?,
+        read_time: Duration::ZERO,
+        parse_time: Duration::ZERO,
+        predict_time: Duration::ZERO,
+    })
+}
