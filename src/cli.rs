@@ -15,7 +15,10 @@ use crate::{
     },
     config::{CasesConfig, Config, DatabaseConfig, LogConfig, ServeConfig},
     db, http,
-    scoring::{registry::ModelRegistry, runs},
+    scoring::{
+        registry::ModelRegistry,
+        runs::{self, latest::LatestScores},
+    },
     state::AppState,
     telemetry,
 };
@@ -429,6 +432,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<(AppState, Option<String>
         auth: Arc::new(authenticator),
         metrics: telemetry::metrics_handle(),
         models,
+        latest_scores: Arc::new(LatestScores::new()),
     };
     Ok((state, first_admin_key))
 }
@@ -448,7 +452,7 @@ async fn run_serve(config: Config) -> anyhow::Result<()> {
              ================================================================\n"
         );
     }
-    spawn_model_refresh(&state);
+    spawn_replica_sync(&state);
     spawn_case_refresh(&state);
     let app = http::app(state);
     let listener = tokio::net::TcpListener::bind(listen_addr)
@@ -460,18 +464,27 @@ async fn run_serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Keeps this replica on the model activated in the database, wherever it was activated.
-fn spawn_model_refresh(state: &AppState) {
+/// Keeps this replica in line with the database: the model activated there (on whichever
+/// replica) and the newest scoring run's scores, held for account look-ups.
+fn spawn_replica_sync(state: &AppState) {
     let seconds = state.config.serve.model_refresh_s;
-    if seconds == 0 {
-        return;
-    }
-    let (models, db) = (state.models.clone(), state.db.clone());
+    let max_accounts = state.config.serve.latest_scores_max_accounts;
+    let (models, latest, db) = (
+        state.models.clone(),
+        state.latest_scores.clone(),
+        state.db.clone(),
+    );
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(seconds));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            if max_accounts > 0
+                && let Err(e) = latest.refresh(&db, max_accounts).await
+            {
+                tracing::warn!(error = %e, "could not load the newest scoring run's scores");
+            }
+            if seconds == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(seconds)).await;
             if let Err(e) = models.sync_with_database(&db).await {
                 tracing::warn!(error = %e, "could not check the active model");
             }

@@ -185,6 +185,11 @@ pub struct ServeConfig {
     #[arg(long, env = "MODEL_REFRESH_S", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=86400))]
     pub model_refresh_s: u64,
 
+    /// The newest scoring run's scores are held in memory for `GET /v1/accounts/{id}/score`
+    /// (about 60 bytes per account) unless it has more accounts than this; 0: never.
+    #[arg(long, env = "LATEST_SCORES_MAX_ACCOUNTS", default_value_t = 5_000_000)]
+    pub latest_scores_max_accounts: u64,
+
     /// Seconds a validated API key is trusted before it is looked up again (revocation delay).
     #[arg(long, env = "AUTH_CACHE_TTL_S", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub auth_cache_ttl_s: u64,

@@ -247,6 +247,23 @@ async fn a_run_stores_every_score_with_pandas_deciles_and_judges_the_model_like_
     )
     .await;
     let later_id = later["id"].as_i64().unwrap();
+    // ACC accounts are not in the newest run (held in memory): the look-up finds the older one.
+    assert_eq!(app.state.latest_scores.run_id(), Some(later_id));
+    let score = app
+        .get("/v1/accounts/ACC00001/score", Some(&app.keys.scorer))
+        .await
+        .json();
+    assert_eq!(score["run_id"], run_id);
+    let score = app
+        .get("/v1/accounts/LAT00001/score", Some(&app.keys.scorer))
+        .await
+        .json();
+    assert_eq!(score["run_id"], later_id);
+    assert_close(
+        score["probability"].as_f64(),
+        num(&expected["stability"]["probabilities"]["LAT00001"]),
+        "look-up from memory",
+    );
     let stability = app
         .get(
             &format!("/v1/scoring-runs/{later_id}/stability?baseline={run_id}"),

@@ -88,6 +88,7 @@ pub async fn serve(settings: Settings, url: DatabaseUrl, pool: PgPool) -> Socket
         auth: Arc::new(Authenticator::Disabled),
         metrics: telemetry::metrics_handle(),
         models: Arc::new(ModelRegistry::new()),
+        latest_scores: Arc::new(switchboard::scoring::runs::latest::LatestScores::new()),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

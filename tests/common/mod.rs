@@ -150,6 +150,7 @@ pub fn serve_config() -> ServeConfig {
         model_path: String::new(),
         max_accounts_per_request: 100,
         model_refresh_s: 0,
+        latest_scores_max_accounts: 5_000_000,
     }
 }
 
@@ -218,6 +219,7 @@ impl TestApp {
             auth: Arc::new(authenticator),
             metrics: telemetry::metrics_handle(),
             models: Arc::new(ModelRegistry::new()),
+            latest_scores: Arc::new(switchboard::scoring::runs::latest::LatestScores::new()),
         };
         let router = switchboard::http::app(state.clone());
         TestApp {

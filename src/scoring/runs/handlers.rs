@@ -222,7 +222,7 @@ pub async fn post_scoring_runs(
     let task = tokio::spawn(async move {
         let progress = Arc::new(Progress::default());
         let ticker = spawn_progress_ticker(task_state.db.clone(), run_id, progress.clone());
-        pipeline::execute(
+        let (_, failure) = pipeline::execute(
             &task_state.db,
             &task_state.models,
             model,
@@ -231,6 +231,17 @@ pub async fn post_scoring_runs(
         )
         .await;
         ticker.abort();
+        let max_accounts = task_state.config.serve.latest_scores_max_accounts;
+        if failure.is_none() && max_accounts > 0 {
+            // Look-ups answer from this run at once here, and on other replicas at their refresh.
+            if let Err(error) = task_state
+                .latest_scores
+                .refresh(&task_state.db, max_accounts)
+                .await
+            {
+                tracing::warn!(run = run_id, %error, "could not load the run's scores for look-ups");
+            }
+        }
         // The uploaded file is deleted once the run is over.
         drop(upload.path);
     });
@@ -619,7 +630,8 @@ pub async fn get_run_stability(
 }
 
 /// An account's latest stored score: the newest succeeded run that scored it (scorer). The
-/// CRM's hot path: one index probe.
+/// CRM's hot path: answered from memory when the newest run scored the account, otherwise by
+/// one index probe per run, newest first.
 #[utoipa::path(get, path = "/v1/accounts/{account_id}/score", tag = "scoring runs",
     security(("api_key" = [])),
     params(("account_id" = String, Path, description = "Account id")),
@@ -632,6 +644,9 @@ pub async fn get_account_score(
     State(state): State<AppState>,
     Path(account_id): Path<String>,
 ) -> Result<Json<AccountScoreResponse>, ApiError> {
+    if let Some(score) = state.latest_scores.get(&account_id) {
+        return Ok(Json(score));
+    }
     store::latest_score(&state.db, &account_id)
         .await?
         .map(Json)
