@@ -36,7 +36,7 @@ pub struct Problem {
 }
 
 /// One invalid input.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, ToSchema)]
 pub struct FieldError {
     /// Where the problem is, as a JSON pointer into the request body (`/accounts/0/features/x`)
     /// or the name of a query or path parameter.
@@ -55,7 +55,7 @@ impl FieldError {
 }
 
 /// One bad row of an uploaded file (events, a population, outcomes).
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, ToSchema)]
 pub struct BadRow {
     /// Line in the file (the header is line 1).
     pub line: u64,

@@ -58,7 +58,7 @@ pub struct ScoringRunResponse {
     pub accounts_scored: i64,
     pub bad_rows_count: i64,
     /// The first 100 bad rows with their line numbers.
-    pub bad_rows: Vec<BadRowResponse>,
+    pub bad_rows: Vec<BadRow>,
     /// Header columns that are not model features (not read).
     pub ignored_columns: Vec<String>,
     /// Decile edges and per-decile summary, once scored.
@@ -68,21 +68,6 @@ pub struct ScoringRunResponse {
     pub error: Option<String>,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
-}
-
-/// A bad row as stored with a run.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct BadRowResponse {
-    pub line: u64,
-    pub errors: Vec<BadField>,
-}
-
-/// One problem of a bad row.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct BadField {
-    /// The column (`row` for the row as a whole).
-    pub field: String,
-    pub message: String,
 }
 
 /// A run's deciles: `pd.qcut(p, 10, labels=10..1)` edges of its probabilities.
@@ -382,7 +367,7 @@ pub struct OutcomesReport {
     pub unknown_accounts: u64,
     pub bad_rows_count: u64,
     /// The first 100 bad rows.
-    pub bad_rows: Vec<BadRowResponse>,
+    pub bad_rows: Vec<BadRow>,
     /// Accounts of the run with an outcome now.
     pub labelled: u64,
 }
@@ -455,26 +440,13 @@ pub async fn post_run_outcomes(
         removed,
         unknown_accounts,
         bad_rows_count,
-        bad_rows: bad_rows_response(&outcomes.bad_rows),
+        bad_rows: outcomes
+            .bad_rows
+            .into_iter()
+            .take(pipeline::LISTED_BAD_ROWS)
+            .collect(),
         labelled,
     }))
-}
-
-fn bad_rows_response(rows: &[BadRow]) -> Vec<BadRowResponse> {
-    rows.iter()
-        .take(pipeline::LISTED_BAD_ROWS)
-        .map(|r| BadRowResponse {
-            line: r.line,
-            errors: r
-                .errors
-                .iter()
-                .map(|e| BadField {
-                    field: e.field.clone(),
-                    message: e.message.clone(),
-                })
-                .collect(),
-        })
-        .collect()
 }
 
 /// 422 listing the bad rows, each field named `line N: column`.
