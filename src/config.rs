@@ -186,7 +186,7 @@ pub struct ServeConfig {
     pub model_refresh_s: u64,
 
     /// The newest scoring run's scores are held in memory for `GET /v1/accounts/{id}/score`
-    /// (about 60 bytes per account) unless it has more accounts than this; 0: never.
+    /// (about 35 bytes per account) unless it has more accounts than this; 0: never.
     #[arg(long, env = "LATEST_SCORES_MAX_ACCOUNTS", default_value_t = 5_000_000)]
     pub latest_scores_max_accounts: u64,
 

@@ -5,13 +5,15 @@
 //! Only the newest run is held: an account it scored has its latest score there. An account it
 //! did not score may have one in an older run, so a miss falls back to the database. Replicas
 //! pick up a run finished elsewhere on their next refresh (`MODEL_REFRESH_S`); until then they
-//! answer from the run before. Memory: about 60 bytes per account.
+//! answer from the run before. Memory: about 35 bytes per account (ids in one arena, a hash
+//! table of 4-byte positions), against about 85 for a `HashMap<String, _>`.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 
 use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
+use hashbrown::HashTable;
 use sqlx::PgPool;
 
 use super::store::LatestScore;
@@ -21,7 +23,70 @@ struct RunIndex {
     run_id: i64,
     model_id: i64,
     scored_at: DateTime<Utc>,
-    scores: HashMap<Box<str>, (f64, i16)>,
+    scores: ScoreTable,
+}
+
+/// Account ids in one arena, scores in parallel vectors, and a hash table of positions.
+#[derive(Default)]
+struct ScoreTable {
+    ids: String,
+    /// `id_ends[i]` is where account `i`'s id ends in `ids`.
+    id_ends: Vec<u32>,
+    probabilities: Vec<f64>,
+    deciles: Vec<i16>,
+    positions: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl ScoreTable {
+    fn with_capacity(accounts: usize) -> Self {
+        Self {
+            id_ends: Vec::with_capacity(accounts),
+            probabilities: Vec::with_capacity(accounts),
+            deciles: Vec::with_capacity(accounts),
+            positions: HashTable::with_capacity(accounts),
+            ..Self::default()
+        }
+    }
+
+    fn id(&self, position: u32) -> &str {
+        let i = position as usize;
+        let start = if i == 0 {
+            0
+        } else {
+            self.id_ends[i - 1] as usize
+        };
+        &self.ids[start..self.id_ends[i] as usize]
+    }
+
+    /// Adds an account (ids within a run are unique: the run's index enforces it).
+    fn insert(&mut self, account_id: &str, probability: f64, decile: i16) {
+        let position = self.probabilities.len() as u32;
+        self.ids.push_str(account_id);
+        self.id_ends.push(self.ids.len() as u32);
+        self.probabilities.push(probability);
+        self.deciles.push(decile);
+        let hash = self.hasher.hash_one(account_id);
+        let (ids, id_ends, hasher) = (&self.ids, &self.id_ends, &self.hasher);
+        self.positions.insert_unique(hash, position, |&p| {
+            let i = p as usize;
+            let start = if i == 0 { 0 } else { id_ends[i - 1] as usize };
+            hasher.hash_one(&ids[start..id_ends[i] as usize])
+        });
+    }
+
+    fn get(&self, account_id: &str) -> Option<(f64, i16)> {
+        let hash = self.hasher.hash_one(account_id);
+        let &position = self.positions.find(hash, |&p| self.id(p) == account_id)?;
+        Some((
+            self.probabilities[position as usize],
+            self.deciles[position as usize],
+        ))
+    }
+
+    fn len(&self) -> usize {
+        self.probabilities.len()
+    }
 }
 
 /// The newest run's scores, swapped whole when a newer run is loaded.
@@ -41,7 +106,7 @@ impl LatestScores {
     pub fn get(&self, account_id: &str) -> Option<LatestScore> {
         let index = self.current.load();
         let index = index.as_ref()?;
-        let &(probability, decile) = index.scores.get(account_id)?;
+        let (probability, decile) = index.scores.get(account_id)?;
         Some(LatestScore {
             account_id: account_id.to_owned(),
             probability,
@@ -76,7 +141,8 @@ impl LatestScores {
             return Ok(());
         }
         let accounts = u64::try_from(newest.accounts_scored).unwrap_or(0);
-        if accounts > max_accounts {
+        // Positions are u32 and the arena is indexed by u32.
+        if accounts > max_accounts || accounts > u64::from(u32::MAX / 64) {
             tracing::info!(
                 run = newest.id,
                 accounts,
@@ -87,17 +153,14 @@ impl LatestScores {
             return Ok(());
         }
         let started = std::time::Instant::now();
-        let mut scores = HashMap::with_capacity(accounts as usize);
+        let mut scores = ScoreTable::with_capacity(accounts as usize);
         let mut rows = sqlx::query!(
             "SELECT account_id, probability, decile FROM account_scores WHERE run_id = $1",
             newest.id
         )
         .fetch(db);
         while let Some(row) = rows.try_next().await? {
-            scores.insert(
-                row.account_id.into_boxed_str(),
-                (row.probability, row.decile),
-            );
+            scores.insert(&row.account_id, row.probability, row.decile);
         }
         tracing::info!(
             run = newest.id,
@@ -112,5 +175,29 @@ impl LatestScores {
             scores,
         })));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_finds_every_account_and_only_those() {
+        let mut table = ScoreTable::with_capacity(4);
+        for i in 0..10_000 {
+            table.insert(&format!("BAN{i:010}"), f64::from(i) / 10_000.0, (i % 10 + 1) as i16);
+        }
+        table.insert("", 0.5, 3);
+        assert_eq!(table.len(), 10_001);
+        for i in (0..10_000).step_by(7) {
+            assert_eq!(
+                table.get(&format!("BAN{i:010}")),
+                Some((f64::from(i) / 10_000.0, (i % 10 + 1) as i16))
+            );
+        }
+        assert_eq!(table.get(""), Some((0.5, 3)));
+        assert_eq!(table.get("BAN0000010000"), None);
+        assert_eq!(table.get("BAN000000000"), None);
     }
 }
