@@ -11,6 +11,8 @@ CREATE TABLE scoring_runs (
     phase               text NOT NULL DEFAULT 'scoring' CHECK (phase IN ('scoring', 'storing', 'done')),
     rows_read           bigint NOT NULL DEFAULT 0,
     progress            float8 NOT NULL DEFAULT 0,
+    -- Written with the progress every second: a running run without it is abandoned.
+    heartbeat_at        timestamptz NOT NULL DEFAULT now(),
     accounts_scored     bigint NOT NULL DEFAULT 0,
     bad_rows_count      bigint NOT NULL DEFAULT 0,
     -- The first bad rows (line, column, message).

@@ -17,7 +17,10 @@ use crate::{
     db, http,
     scoring::{
         registry::ModelRegistry,
-        runs::{self, latest::LatestScores},
+        runs::{
+            self,
+            latest::{LatestScores, latest_scores_limit},
+        },
     },
     state::AppState,
     telemetry,
@@ -465,10 +468,11 @@ async fn run_serve(config: Config) -> anyhow::Result<()> {
 }
 
 /// Keeps this replica in line with the database: the model activated there (on whichever
-/// replica) and the newest scoring run's scores, held for account look-ups.
+/// replica) and its decile reference, the newest scoring run's scores held for account
+/// look-ups, and runs whose process stopped marked failed.
 fn spawn_replica_sync(state: &AppState) {
     let seconds = state.config.serve.model_refresh_s;
-    let max_accounts = state.config.serve.latest_scores_max_accounts;
+    let max_accounts = latest_scores_limit(&state.config.serve);
     let (models, latest, db) = (
         state.models.clone(),
         state.latest_scores.clone(),
@@ -481,6 +485,14 @@ fn spawn_replica_sync(state: &AppState) {
             {
                 tracing::warn!(error = %e, "could not load the newest scoring run's scores");
             }
+            match runs::store::fail_abandoned_runs(&db, ABANDONED_RUN_S).await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(
+                    runs = n,
+                    "marked scoring runs whose process stopped as failed"
+                ),
+                Err(e) => tracing::warn!(error = %e, "could not check for abandoned scoring runs"),
+            }
             if seconds == 0 {
                 break;
             }
@@ -491,6 +503,10 @@ fn spawn_replica_sync(state: &AppState) {
         }
     });
 }
+
+/// A running scoring run records progress every second; this long without it, its process has
+/// stopped.
+const ABANDONED_RUN_S: f64 = 120.0;
 
 /// Keeps time-dependent case metrics current: FCR variants mature and open SLAs near or
 /// breach without any new event.

@@ -289,6 +289,9 @@ async fn a_run_stores_every_score_with_pandas_deciles_and_judges_the_model_like_
 
     // A newer run of the same accounts is what the CRM reads next; as the model's decile
     // reference it also sets the deciles of online scores.
+    // Another replica, serving the same model, follows at its next sync.
+    let replica = switchboard::scoring::registry::ModelRegistry::new();
+    replica.sync_with_database(&app.state.db).await.unwrap();
     let newer = start_run(
         &app,
         "&reference=true",
@@ -317,6 +320,12 @@ async fn a_run_stores_every_score_with_pandas_deciles_and_judges_the_model_like_
     assert_eq!(
         model["decile_reference"]["edges"],
         newer["deciles"]["edges"]
+    );
+    replica.sync_with_database(&app.state.db).await.unwrap();
+    let replica_model = replica.active().unwrap();
+    assert_eq!(
+        replica_model.deciles.load().as_ref().unwrap().source,
+        format!("run:{newer_id}")
     );
     let serving = app.state.models.active().unwrap();
     let edges = serving.deciles.load();
@@ -511,6 +520,40 @@ async fn unusable_files_fail_clearly() {
             "{needle}: {run}"
         );
     }
+
+    // A NUL in a cell (PostgreSQL cannot store one) is a bad row like any other.
+    let mut lines: Vec<String> = head.lines().map(str::to_owned).collect();
+    let mut cells: Vec<String> = lines[1].split(',').map(str::to_owned).collect();
+    cells[1] = "1\0x".into();
+    lines[1] = cells.join(",");
+    let run = start_run(&app, "", "nul.csv", (lines.join("\n") + "\n").as_bytes()).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["bad_rows"][0]["line"], 2);
+    assert_eq!(
+        run["bad_rows"][0]["errors"][0]["message"],
+        "`1\\0x` is not a number"
+    );
+
+    // A run whose process stopped (no progress for two minutes) is marked failed.
+    let model_id = run["model_id"].as_i64().unwrap();
+    let stale: i64 = sqlx::query_scalar(
+        "INSERT INTO scoring_runs (model_id, source, status, requested_by, heartbeat_at)
+         VALUES ($1, 'gone.csv', 'running', 'test', now() - interval '5 minutes') RETURNING id",
+    )
+    .bind(model_id)
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    let failed = switchboard::scoring::runs::store::fail_abandoned_runs(&app.state.db, 120.0)
+        .await
+        .unwrap();
+    assert_eq!(failed, 1);
+    let run = app
+        .get(&format!("/v1/scoring-runs/{stale}"), Some(&app.keys.viewer))
+        .await
+        .json();
+    assert_eq!(run["status"], "failed");
+    assert!(run["error"].as_str().unwrap().starts_with("abandoned"));
 
     // Outcomes: bad rows are listed with lines and nothing is stored; unknown runs are 404.
     let run = start_run(&app, "", "ok.csv", head.as_bytes()).await;

@@ -15,7 +15,6 @@ use tower_http::{
     compression::CompressionLayer,
     cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-    timeout::TimeoutLayer,
     trace::TraceLayer,
 };
 
@@ -46,10 +45,10 @@ pub fn apply(router: Router, config: &ServeConfig, upload_limit_bytes: u64) -> R
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             limit_body(limits, request, next)
         }))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            config.request_timeout(),
-        ));
+        .layer(middleware::from_fn({
+            let limit = config.request_timeout();
+            move |request: Request, next: Next| time_limit(limit, request, next)
+        }));
     let router = match cors_layer(&config.cors_allowed_origins) {
         Some(cors) => router.layer(cors),
         None => router,
@@ -87,6 +86,18 @@ struct BodyLimits {
 
 /// Refuses bodies over the path's limit: at once when Content-Length says so, else when the
 /// stream passes it (the extractors then answer 413).
+/// Answers 408 when a request takes longer than `limit`, except uploads: they stream large
+/// files, and with `wait=true` run the import or scoring run to its end.
+async fn time_limit(limit: std::time::Duration, request: Request, next: Next) -> Response {
+    if is_upload(request.uri().path()) {
+        return next.run(request).await;
+    }
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
+    }
+}
+
 async fn limit_body(limits: BodyLimits, request: Request, next: Next) -> Response {
     let limit = if is_upload(request.uri().path()) {
         limits.upload

@@ -150,12 +150,24 @@ impl ModelRegistry {
         }
     }
 
-    /// Brings memory in line with the database's active model (at start, and periodically so
-    /// replicas follow an activation made on another one).
+    /// Brings memory in line with the database's active model and its decile reference (at
+    /// start, and periodically so replicas follow a change made on another one).
     pub async fn sync_with_database(&self, db: &PgPool) -> Result<(), RegistryError> {
         let active_id = store::active_model_id(db).await?;
         let current = self.active().map(|m| m.id);
         if active_id == current {
+            // Same model; its decile reference may have been set elsewhere (a scoring run on
+            // another replica or from the CLI).
+            if let (Some(id), Some(model)) = (active_id, self.active()) {
+                let row = store::get_model(db, id)
+                    .await?
+                    .ok_or(RegistryError::NotFound(id))?;
+                let stored = decile_reference(&row)?;
+                if model.deciles.load().as_deref() != stored.as_ref() {
+                    tracing::info!(model_id = id, "the model's decile reference changed");
+                    model.deciles.store(stored.map(Arc::new));
+                }
+            }
             return Ok(());
         }
         let _guard = self.activation.lock().await;

@@ -149,7 +149,9 @@ pub fn serve_config() -> ServeConfig {
         auth_cache_ttl_s: 0,
         model_path: String::new(),
         max_accounts_per_request: 100,
-        model_refresh_s: 0,
+        // Read only by the background sync, which tests do not start; not 0, which would turn
+        // off the in-memory look-up of the newest run's scores.
+        model_refresh_s: 10,
         latest_scores_max_accounts: 5_000_000,
     }
 }

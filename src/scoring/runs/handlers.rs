@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
+    latest::latest_scores_limit,
     outcomes::{self, Outcomes, OutcomesBody},
     pipeline::{self, Progress, RunRequest, Timings},
     store::{self, LatestScore as AccountScoreResponse, RunRow},
@@ -216,7 +217,7 @@ pub async fn post_scoring_runs(
         )
         .await;
         ticker.abort();
-        let max_accounts = task_state.config.serve.latest_scores_max_accounts;
+        let max_accounts = latest_scores_limit(&task_state.config.serve);
         if failure.is_none() && max_accounts > 0 {
             // Look-ups answer from this run at once here, and on other replicas at their refresh.
             if let Err(error) = task_state

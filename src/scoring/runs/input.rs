@@ -98,10 +98,47 @@ pub struct Chunk {
     pub bytes: Vec<u8>,
 }
 
+/// Longest record accepted; a longer one is almost always an unclosed quote or a file whose
+/// lines end in a bare carriage return, and would otherwise be read whole into memory.
+pub const MAX_RECORD_BYTES: usize = 64 << 20;
+
+/// Where the scan of a CSV stream is, as the csv crate parses: a quote opens a quoted field
+/// only at the start of a field; inside one, a doubled quote is a quote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scan {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    /// A quote inside a quoted field: it closes the field unless another quote follows.
+    QuoteInQuoted,
+}
+
+impl Scan {
+    /// The state after `b`, and whether `b` ends a record.
+    #[inline]
+    fn next(self, b: u8) -> (Self, bool) {
+        match (self, b) {
+            (Self::Quoted, b'"') => (Self::QuoteInQuoted, false),
+            (Self::Quoted, _) => (Self::Quoted, false),
+            (Self::QuoteInQuoted, b'"') => (Self::Quoted, false),
+            (Self::FieldStart, b'"') => (Self::Quoted, false),
+            (_, b',') => (Self::FieldStart, false),
+            (_, b'\n') => (Self::FieldStart, true),
+            _ => (Self::Unquoted, false),
+        }
+    }
+}
+
 /// Cuts a CSV stream into chunks that end at a record boundary (a newline outside quotes).
 pub struct ChunkReader<R> {
     reader: R,
+    /// Bytes read and not yet handed out.
     carry: Vec<u8>,
+    /// How far `carry` has been scanned, the state there, and the record boundaries found
+    /// (ends, exclusive) since its start.
+    scanned: usize,
+    state: Scan,
+    boundaries: Vec<usize>,
     next_line: u64,
     next_sequence: u64,
     eof: bool,
@@ -112,6 +149,9 @@ impl<R: Read> ChunkReader<R> {
         Self {
             reader,
             carry: Vec::new(),
+            scanned: 0,
+            state: Scan::FieldStart,
+            boundaries: Vec::new(),
             next_line: 1,
             next_sequence: 0,
             eof: false,
@@ -123,26 +163,27 @@ impl<R: Read> ChunkReader<R> {
         self.next_line
     }
 
-    /// The header record (the first record of the file); `None` for an empty file.
+    /// The header record (the first record of the file, blank lines before it skipped);
+    /// `None` for a file without one.
     pub fn header(&mut self) -> io::Result<Option<ByteRecord>> {
-        let Some(bytes) = self.take_records(1)? else {
-            return Ok(None);
-        };
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .from_reader(bytes.as_slice());
-        let mut record = ByteRecord::new();
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => Ok(Some(record)),
-            Ok(false) => Ok(None),
-            Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
+        while let Some(bytes) = self.take(true)? {
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(bytes.as_slice());
+            let mut record = ByteRecord::new();
+            match reader.read_byte_record(&mut record) {
+                Ok(true) => return Ok(Some(record)),
+                Ok(false) => {} // a blank line
+                Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
+            }
         }
+        Ok(None)
     }
 
     /// The next chunk of records, `None` at the end of the file.
     pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
         let first_line = self.next_line;
-        let Some(bytes) = self.take_records(usize::MAX)? else {
+        let Some(bytes) = self.take(false)? else {
             return Ok(None);
         };
         let sequence = self.next_sequence;
@@ -154,63 +195,87 @@ impl<R: Read> ChunkReader<R> {
         }))
     }
 
-    /// Takes bytes up to a record boundary: after `records` records, or about `CHUNK_BYTES`.
-    fn take_records(&mut self, records: usize) -> io::Result<Option<Vec<u8>>> {
+    /// Takes whole records: one record when `one` is set, else all complete records once
+    /// about `CHUNK_BYTES` are buffered (the rest at the end of the file).
+    fn take(&mut self, one: bool) -> io::Result<Option<Vec<u8>>> {
         loop {
-            if let Some(end) = record_boundary(&self.carry, records, CHUNK_BYTES) {
-                let rest = self.carry.split_off(end);
-                let taken = std::mem::replace(&mut self.carry, rest);
-                self.next_line += bytecount_newlines(&taken);
-                return Ok(Some(taken));
-            }
-            if self.eof {
-                if self.carry.is_empty() {
-                    return Ok(None);
-                }
-                let taken = std::mem::take(&mut self.carry);
-                self.next_line += bytecount_newlines(&taken);
-                return Ok(Some(taken));
-            }
-            let start = self.carry.len();
-            self.carry.resize(start + CHUNK_BYTES, 0);
-            let mut filled = start;
-            while filled < self.carry.len() {
-                match self.reader.read(&mut self.carry[filled..]) {
-                    Ok(0) => {
-                        self.eof = true;
-                        break;
+            self.scan();
+            let end = if one {
+                self.boundaries.first().copied()
+            } else if self.carry.len() >= CHUNK_BYTES {
+                self.boundaries.last().copied()
+            } else {
+                None
+            };
+            let end = match end {
+                Some(end) => end,
+                None if self.eof && self.carry.is_empty() => return Ok(None),
+                None if self.eof => self.carry.len(),
+                None => {
+                    let pending = self.carry.len() - self.boundaries.last().copied().unwrap_or(0);
+                    if pending > MAX_RECORD_BYTES {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!(
+                                "a record longer than {} MiB starts near line {} (an unclosed quote, or lines that do not end in a newline?)",
+                                MAX_RECORD_BYTES >> 20,
+                                self.next_line
+                                    + bytecount_newlines(
+                                        &self.carry[..self.boundaries.last().copied().unwrap_or(0)]
+                                    )
+                            ),
+                        ));
                     }
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
+                    self.fill()?;
+                    continue;
                 }
+            };
+            let rest = self.carry.split_off(end);
+            let taken = std::mem::replace(&mut self.carry, rest);
+            // The scan state at `scanned` does not depend on where the records before it end.
+            self.scanned -= end.min(self.scanned);
+            self.boundaries.retain(|&b| b > end);
+            for b in &mut self.boundaries {
+                *b -= end;
             }
-            self.carry.truncate(filled);
+            self.next_line += bytecount_newlines(&taken);
+            return Ok(Some(taken));
         }
     }
-}
 
-/// End (exclusive) of the last record boundary in `bytes` that is after `records` records or,
-/// when `records` is not reached, the last one once `bytes` holds at least `min_bytes`.
-fn record_boundary(bytes: &[u8], records: usize, min_bytes: usize) -> Option<usize> {
-    let mut in_quotes = false;
-    let mut seen = 0;
-    let mut last = None;
-    for (i, &b) in bytes.iter().enumerate() {
-        match b {
-            // A doubled quote inside quotes toggles twice: the parity stays right.
-            b'"' => in_quotes = !in_quotes,
-            b'\n' if !in_quotes => {
-                seen += 1;
-                last = Some(i + 1);
-                if seen == records {
-                    return last;
-                }
+    /// Scans what was read since the last scan for record boundaries.
+    fn scan(&mut self) {
+        let mut state = self.state;
+        for (i, &b) in self.carry[self.scanned..].iter().enumerate() {
+            let (next, ends) = state.next(b);
+            if ends {
+                self.boundaries.push(self.scanned + i + 1);
             }
-            _ => {}
+            state = next;
         }
+        self.state = state;
+        self.scanned = self.carry.len();
     }
-    last.filter(|_| bytes.len() >= min_bytes)
+
+    /// Reads up to `CHUNK_BYTES` more.
+    fn fill(&mut self) -> io::Result<()> {
+        let start = self.carry.len();
+        self.carry.resize(start + CHUNK_BYTES, 0);
+        let mut filled = start;
+        while filled < self.carry.len() {
+            match self.reader.read(&mut self.carry[filled..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.carry.truncate(filled);
+        Ok(())
+    }
 }
 
 fn bytecount_newlines(bytes: &[u8]) -> u64 {
@@ -387,7 +452,10 @@ fn read_record(
                 None => {
                     problems.push(FieldError::new(
                         &columns.names[column],
-                        format!("`{}` is not a number", String::from_utf8_lossy(cell)),
+                        format!(
+                            "`{}` is not a number",
+                            String::from_utf8_lossy(cell).escape_debug()
+                        ),
                     ));
                     f64::NAN
                 }
@@ -408,7 +476,9 @@ fn column_names(header: &ByteRecord) -> Vec<String> {
             } else {
                 &name
             };
-            name.trim().to_owned()
+            // Control characters (NUL above all, which PostgreSQL cannot store) are shown
+            // escaped, so a run can always record what it read.
+            name.trim().escape_debug().to_string()
         })
         .collect()
 }
@@ -421,17 +491,17 @@ mod tests {
         list.iter().map(|s| (*s).to_owned()).collect()
     }
 
-    /// Cuts `text` one record at a time, with each piece's first line.
-    fn records(text: &str) -> Vec<(u64, String)> {
+    /// Cuts `text` into chunks of whole records, with each chunk's first line.
+    fn chunk_texts(text: &str) -> Vec<(u64, String)> {
+        let mut reader = ChunkReader::new(text.as_bytes());
         let mut out = Vec::new();
-        let mut carry = text.as_bytes().to_vec();
+        while let Some(chunk) = reader.take(true).unwrap() {
+            out.push((0, String::from_utf8(chunk).unwrap()));
+        }
         let mut line = 1;
-        while !carry.is_empty() {
-            let end = record_boundary(&carry, 1, usize::MAX).unwrap_or(carry.len());
-            let rest = carry.split_off(end);
-            out.push((line, String::from_utf8(carry).unwrap()));
-            line += bytecount_newlines(out.last().unwrap().1.as_bytes());
-            carry = rest;
+        for (first, piece) in &mut out {
+            *first = line;
+            line += bytecount_newlines(piece.as_bytes());
         }
         out
     }
@@ -439,7 +509,7 @@ mod tests {
     #[test]
     fn boundaries_respect_quoted_newlines() {
         let text = "a,\"x\ny\",1\nb,\"q\"\"\",2\nc,z,3";
-        let parts = records(text);
+        let parts = chunk_texts(text);
         assert_eq!(
             parts,
             vec![
@@ -448,6 +518,35 @@ mod tests {
                 (4, "c,z,3".to_owned())
             ]
         );
+    }
+
+    #[test]
+    fn a_quote_inside_an_unquoted_field_is_a_character() {
+        // As the csv crate reads it: `55" TV` is text, `"a\nb"` one quoted field.
+        let text = "X,1,55\" TV\nY,2,\"a\nb\"\nZ,3,c\n";
+        assert_eq!(
+            chunk_texts(text),
+            vec![
+                (1, "X,1,55\" TV\n".to_owned()),
+                (2, "Y,2,\"a\nb\"\n".to_owned()),
+                (4, "Z,3,c\n".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn blank_lines_before_the_header_are_skipped_and_runaway_records_refused() {
+        let mut reader = ChunkReader::new("\n\naccount_id,a\nx,1\n".as_bytes());
+        let header = reader.header().unwrap().unwrap();
+        assert_eq!(&header[0], b"account_id");
+        assert_eq!(reader.next_chunk().unwrap().unwrap().first_line, 4);
+
+        let mut endless = Vec::from(&b"account_id,a\nx,\""[..]);
+        endless.resize(MAX_RECORD_BYTES + 2 * CHUNK_BYTES, b'z');
+        let mut reader = ChunkReader::new(endless.as_slice());
+        reader.header().unwrap().unwrap();
+        let error = reader.next_chunk().unwrap_err();
+        assert!(error.to_string().contains("near line 2"), "{error}");
     }
 
     #[test]

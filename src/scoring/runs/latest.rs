@@ -18,6 +18,16 @@ use sqlx::PgPool;
 
 use super::store::LatestScore;
 
+/// How many accounts a replica holds in memory (`LATEST_SCORES_MAX_ACCOUNTS`); 0, never, when
+/// replicas do not refresh (`MODEL_REFRESH_S=0`): they would keep answering from an old run.
+pub fn latest_scores_limit(config: &crate::config::ServeConfig) -> u64 {
+    if config.model_refresh_s == 0 {
+        0
+    } else {
+        config.latest_scores_max_accounts
+    }
+}
+
 /// One run's scores by account id.
 struct RunIndex {
     run_id: i64,
@@ -186,7 +196,11 @@ mod tests {
     fn the_table_finds_every_account_and_only_those() {
         let mut table = ScoreTable::with_capacity(4);
         for i in 0..10_000 {
-            table.insert(&format!("BAN{i:010}"), f64::from(i) / 10_000.0, (i % 10 + 1) as i16);
+            table.insert(
+                &format!("BAN{i:010}"),
+                f64::from(i) / 10_000.0,
+                (i % 10 + 1) as i16,
+            );
         }
         table.insert("", 0.5, 3);
         assert_eq!(table.len(), 10_001);

@@ -66,7 +66,12 @@ pub fn from_csv(bytes: &[u8]) -> Result<Outcomes, String> {
         .clone();
     let names: Vec<String> = header
         .iter()
-        .map(|n| n.trim_start_matches('\u{feff}').trim().to_owned())
+        .map(|n| {
+            n.trim_start_matches('\u{feff}')
+                .trim()
+                .escape_debug()
+                .to_string()
+        })
         .collect();
     let find = |candidates: &[&str]| names.iter().position(|n| candidates.contains(&n.as_str()));
     let id_column = find(&ACCOUNT_ID_COLUMNS).ok_or_else(|| {
@@ -197,7 +202,8 @@ fn parse_target(cell: &str) -> Result<Option<bool>, String> {
         "1" | "1.0" | "true" | "True" | "TRUE" => Ok(Some(true)),
         "0" | "0.0" | "false" | "False" | "FALSE" => Ok(Some(false)),
         other => Err(format!(
-            "`{other}` is not an outcome: use 1, 0 or leave it empty"
+            "`{}` is not an outcome: use 1, 0 or leave it empty",
+            other.escape_debug()
         )),
     }
 }

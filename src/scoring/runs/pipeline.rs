@@ -156,12 +156,16 @@ pub async fn execute(
         .err();
     if let Some(failure) = &failure {
         report.timings.total_s = started.elapsed().as_secs_f64();
-        let message = failure.to_string();
+        // PostgreSQL cannot store NUL in text: never let one keep a run `running`.
+        let message = failure.to_string().replace('\0', "\\0");
         tracing::warn!(run = request.run_id, error = %message, "scoring run failed");
         let recorded =
             store::finish_run(db, request.run_id, &result_row(&report, Some(&message))).await;
         if let Err(error) = recorded {
-            tracing::error!(run = request.run_id, %error, "could not record the failed run");
+            tracing::error!(run = request.run_id, %error, "could not record the failed run's details");
+            if let Err(error) = store::mark_failed(db, request.run_id, &message).await {
+                tracing::error!(run = request.run_id, %error, "could not mark the run failed");
+            }
         }
     }
     (report, failure)
@@ -406,6 +410,8 @@ struct Scored {
     ignored_columns: Vec<String>,
     /// `(u32 length, COPY-escaped account id, f64 probability)` per account, in file order.
     spill: File,
+    /// Chunks collected, all in order.
+    chunks: u64,
     read_time: Duration,
     parse_time: Duration,
     predict_time: Duration,
@@ -471,9 +477,11 @@ fn score_file(model: &LoadedModel, path: &Path, progress: &Progress) -> Result<S
 
     std::thread::scope(|scope| {
         let abort = &abort;
-        let reader = scope.spawn(move || -> Result<Duration, (io::Error, u64)> {
+        // Returns the time spent reading and the number of chunks sent.
+        let reader = scope.spawn(move || -> Result<(Duration, u64), (io::Error, u64)> {
             let started = Instant::now();
             let mut waiting = Duration::ZERO;
+            let mut sent = 0;
             loop {
                 if abort.load(Ordering::Relaxed) {
                     break;
@@ -486,9 +494,10 @@ fn score_file(model: &LoadedModel, path: &Path, progress: &Progress) -> Result<S
                 if chunk_sender.send(chunk).is_err() {
                     break;
                 }
+                sent += 1;
                 waiting += before_send.elapsed();
             }
-            Ok(started.elapsed().saturating_sub(waiting))
+            Ok((started.elapsed().saturating_sub(waiting), sent))
         });
         let worker_handles: Vec<_> = (0..workers)
             .map(|_| {
@@ -502,17 +511,38 @@ fn score_file(model: &LoadedModel, path: &Path, progress: &Progress) -> Result<S
         drop(done_sender);
 
         let collected = collect(done_receiver, progress, abort);
-        let read_result = reader.join().unwrap_or(Ok(Duration::ZERO));
-        let (mut parse_time, mut predict_time) = (Duration::ZERO, Duration::ZERO);
-        for handle in worker_handles {
-            let (parse, predict) = handle.join().unwrap_or_default();
-            parse_time += parse;
-            predict_time += predict;
+        // Whatever ended the collection (the end, an error, every worker gone), the reader
+        // must not stay blocked on a full channel: stop it and drain what it sends.
+        if collected.is_err() {
+            abort.store(true, Ordering::Relaxed);
         }
-        let read_time = read_result.map_err(|(error, line)| {
+        while !reader.is_finished() {
+            let receiver = chunk_receiver
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let _ = receiver.recv_timeout(Duration::from_millis(10));
+        }
+        let thread_failed = || RunFailure::Predict("a scoring thread failed".into());
+        let read_result = reader.join().map_err(|_| thread_failed())?;
+        let (mut parse_time, mut predict_time) = (Duration::ZERO, Duration::ZERO);
+        let mut workers_failed = false;
+        for handle in worker_handles {
+            match handle.join() {
+                Ok((parse, predict)) => {
+                    parse_time += parse;
+                    predict_time += predict;
+                }
+                Err(_) => workers_failed = true,
+            }
+        }
+        let (read_time, sent) = read_result.map_err(|(error, line)| {
             RunFailure::Input(format!("cannot read the file near line {line}: {error}"))
         })?;
         let mut scored = collected?;
+        // Every chunk read must have been scored, or accounts would be missing.
+        if workers_failed || scored.chunks != sent {
+            return Err(thread_failed());
+        }
         scored.ignored_columns = columns.ignored.clone();
         scored.read_time = read_time;
         scored.parse_time = parse_time;
@@ -612,6 +642,7 @@ fn collect(
         }
     }
     Ok(Scored {
+        chunks: next,
         records,
         probabilities,
         bad_rows,

@@ -59,7 +59,7 @@ pub async fn record_progress(
     progress: f64,
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "UPDATE scoring_runs SET phase = $2, rows_read = $3, progress = $4
+        "UPDATE scoring_runs SET phase = $2, rows_read = $3, progress = $4, heartbeat_at = now()
          WHERE id = $1 AND status = 'running'",
         id,
         phase,
@@ -112,6 +112,33 @@ pub async fn finish_run(db: impl PgExecutor<'_>, id: i64, r: &RunResult<'_>) -> 
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// Marks a run failed with only its error (when recording the details failed).
+pub async fn mark_failed(db: impl PgExecutor<'_>, id: i64, error: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE scoring_runs SET status = 'failed', phase = 'done', error = $2, finished_at = now()
+         WHERE id = $1 AND status = 'running'",
+        id,
+        error
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Fails runs whose process stopped: no progress recorded for `stale_s` seconds (a running run
+/// records it every second). Their scores were never committed, so nothing is left behind.
+pub async fn fail_abandoned_runs(db: impl PgExecutor<'_>, stale_s: f64) -> sqlx::Result<u64> {
+    let done = sqlx::query!(
+        "UPDATE scoring_runs SET status = 'failed', phase = 'done', finished_at = now(),
+             error = 'abandoned: the process running it stopped before it finished; nothing was stored'
+         WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => $1)",
+        stale_s
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 pub async fn get_run(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<RunRow>> {
