@@ -245,6 +245,26 @@ impl<R: Read> ChunkReader<R> {
 
     /// Scans what was read since the last scan for record boundaries.
     fn scan(&mut self) {
+        let new = &self.carry[self.scanned..];
+        if new.is_empty() {
+            return;
+        }
+        // Most files quote nothing: outside quotes every newline ends a record, and a SIMD
+        // search finds them several times faster than stepping the state machine per byte.
+        if self.state != Scan::Quoted
+            && self.state != Scan::QuoteInQuoted
+            && memchr::memchr(b'"', new).is_none()
+        {
+            let base = self.scanned;
+            self.boundaries
+                .extend(memchr::memchr_iter(b'\n', new).map(|i| base + i + 1));
+            self.state = match new[new.len() - 1] {
+                b'\n' | b',' => Scan::FieldStart,
+                _ => Scan::Unquoted,
+            };
+            self.scanned = self.carry.len();
+            return;
+        }
         let mut state = self.state;
         for (i, &b) in self.carry[self.scanned..].iter().enumerate() {
             let (next, ends) = state.next(b);
@@ -279,7 +299,7 @@ impl<R: Read> ChunkReader<R> {
 }
 
 fn bytecount_newlines(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+    memchr::memchr_iter(b'\n', bytes).count() as u64
 }
 
 /// Parsed rows of one chunk: account ids and row-major features.
