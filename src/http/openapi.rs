@@ -27,6 +27,11 @@ pub const SECURITY_SCHEME: &str = "api_key";
         (name = "auth", description = "API keys (created and revoked with `switchboard keys`)"),
         (name = "models", description = "LightGBM model registry: upload, inspect, activate"),
         (name = "scores", description = "Online propensity scores with deciles and reason codes"),
+        (name = "scoring runs", description = "Batch scoring of whole populations, stored scores and their look-up, outcomes, lift table, AUC and stability (PSI)"),
+        (name = "cases", description = "Customer-service cases and their events: streaming, file imports (CSV, XES), activity mappings, per-case metrics"),
+        (name = "kpis", description = "Contact-center KPIs over cases: summary, time series, backlog, agents and teams"),
+        (name = "process", description = "Process views of the event log: variants, directly-follows graph, activities"),
+        (name = "staffing", description = "Erlang C / Erlang A staffing requirements and plans from observed demand"),
     ),
     components(schemas(Problem, FieldError)),
 )]
