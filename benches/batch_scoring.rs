@@ -104,14 +104,7 @@ async fn main() {
         assert_eq!(report.accounts_scored, accounts);
         let t = &report.timings;
         println!(
-            "switchboard run {attempt}: {:.2} s total = scoring {:.2} s (wall; thread time: read+gunzip {:.2} s, parse {:.2} s, predict {:.2} s) + deciles {:.2} s + store {:.2} s (COPY, index, attach, commit); {:.0} accounts/s",
-            t.total_s,
-            t.scoring_s,
-            t.read_s,
-            t.parse_s,
-            t.predict_s,
-            t.deciles_s,
-            t.store_s,
+            "switchboard run {attempt}: {t}; {:.0} accounts/s",
             accounts as f64 / t.total_s
         );
         best = best.min(t.total_s);

@@ -112,17 +112,10 @@ pub async fn score_batch(
             );
         }
     }
-    let t = &report.timings;
     eprintln!(
-        "run {run_id}: {} accounts scored and stored in {:.2} s (scoring {:.2} s wall: read {:.2} s, parse {:.2} s, predict {:.2} s of thread time; deciles {:.2} s; store {:.2} s){}",
+        "run {run_id}: {} accounts scored and stored: {}{}",
         report.accounts_scored,
-        t.total_s,
-        t.scoring_s,
-        t.read_s,
-        t.parse_s,
-        t.predict_s,
-        t.deciles_s,
-        t.store_s,
+        report.timings,
         if make_reference {
             "; now the model's decile reference"
         } else {

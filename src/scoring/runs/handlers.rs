@@ -412,7 +412,6 @@ pub async fn post_run_outcomes(
         })?;
         outcomes::from_json(parsed)
     } else {
-        let body = body.clone();
         tokio::task::spawn_blocking(move || outcomes::from_csv(&body))
             .await
             .map_err(ApiError::internal)?
@@ -576,15 +575,10 @@ pub async fn get_run_stability(
     let baseline = succeeded_or_any(&state, params.baseline, true).await?;
     let deciles = run_deciles(&baseline)
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("run {} has no deciles", baseline.id)))?;
-    let edges: [f64; 11] = deciles
-        .edges
-        .as_slice()
-        .try_into()
+    let edges = <[f64; 11]>::try_from(deciles.edges.as_slice())
         .ok()
         .and_then(DecileEdges::from_edges)
-        .map(|e| e.edges)
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("run {} has bad edges", baseline.id)))?;
-    let edges = DecileEdges::from_edges(edges).expect("validated above");
     let total = baseline.accounts_scored.max(1) as f64;
     let shares: [f64; 10] = std::array::from_fn(|k| deciles.deciles[k].accounts as f64 / total);
     let probabilities = store::run_probabilities(&state.db, id).await?;

@@ -369,14 +369,7 @@ pub fn parse_chunk(columns: &Columns, chunk: &Chunk) -> ParsedChunk {
         parsed.records += 1;
         problems.clear();
         if record.len() != columns.names.len() {
-            problems.push(FieldError::new(
-                WHOLE_ROW,
-                format!(
-                    "expected {} fields like the header, found {}",
-                    columns.names.len(),
-                    record.len()
-                ),
-            ));
+            problems.push(width_problem(columns.names.len(), record.len()));
         } else {
             read_record(columns, &record, &mut row, &mut problems);
         }
@@ -393,6 +386,29 @@ pub fn parse_chunk(columns: &Columns, chunk: &Chunk) -> ParsedChunk {
         }
     }
     parsed
+}
+
+/// What is wrong with an account id, if anything (populations and outcomes alike).
+pub(crate) fn account_id_problem(id: &str) -> Option<String> {
+    if id.is_empty() {
+        Some("the account id is empty".into())
+    } else if id.chars().count() > MAX_ACCOUNT_ID_CHARS {
+        Some(format!(
+            "the account id is longer than {MAX_ACCOUNT_ID_CHARS} characters"
+        ))
+    } else if id.contains('\0') {
+        Some("the account id contains a NUL character".into())
+    } else {
+        None
+    }
+}
+
+/// A record whose field count differs from the header's.
+pub(crate) fn width_problem(expected: usize, found: usize) -> FieldError {
+    FieldError::new(
+        WHOLE_ROW,
+        format!("expected {expected} fields like the header, found {found}"),
+    )
 }
 
 /// Line numbers of byte offsets, counted incrementally (offsets only grow). The csv crate's
@@ -436,21 +452,12 @@ fn read_record(
     row: &mut [f64],
     problems: &mut Vec<FieldError>,
 ) {
-    let id_column = || columns.names[columns.account_id].clone();
-    match std::str::from_utf8(&record[columns.account_id]) {
-        Err(_) => problems.push(FieldError::new(id_column(), "the account id is not UTF-8")),
-        Ok("") => problems.push(FieldError::new(id_column(), "the account id is empty")),
-        Ok(id) if id.chars().count() > MAX_ACCOUNT_ID_CHARS => problems.push(FieldError::new(
-            id_column(),
-            format!("the account id is longer than {MAX_ACCOUNT_ID_CHARS} characters"),
-        )),
-        Ok(id) if id.contains('\0') => {
-            problems.push(FieldError::new(
-                id_column(),
-                "the account id contains a NUL character",
-            ));
-        }
-        Ok(_) => {}
+    let problem = match std::str::from_utf8(&record[columns.account_id]) {
+        Err(_) => Some("the account id is not UTF-8".to_owned()),
+        Ok(id) => account_id_problem(id),
+    };
+    if let Some(problem) = problem {
+        problems.push(FieldError::new(&columns.names[columns.account_id], problem));
     }
     for &(column, feature) in &columns.features {
         let cell = record[column].trim_ascii();
@@ -485,7 +492,7 @@ fn read_record(
 }
 
 /// The header's column names, trimmed; a UTF-8 byte order mark before the first is dropped.
-fn column_names(header: &ByteRecord) -> Vec<String> {
+pub(crate) fn column_names(header: &ByteRecord) -> Vec<String> {
     header
         .iter()
         .enumerate()

@@ -48,6 +48,13 @@ struct ScoreTable {
     hasher: foldhash::fast::RandomState,
 }
 
+/// Account `position`'s id in an arena of ids ending at `id_ends`.
+fn id_at<'a>(ids: &'a str, id_ends: &[u32], position: u32) -> &'a str {
+    let i = position as usize;
+    let start = if i == 0 { 0 } else { id_ends[i - 1] as usize };
+    &ids[start..id_ends[i] as usize]
+}
+
 impl ScoreTable {
     fn with_capacity(accounts: usize) -> Self {
         Self {
@@ -60,13 +67,7 @@ impl ScoreTable {
     }
 
     fn id(&self, position: u32) -> &str {
-        let i = position as usize;
-        let start = if i == 0 {
-            0
-        } else {
-            self.id_ends[i - 1] as usize
-        };
-        &self.ids[start..self.id_ends[i] as usize]
+        id_at(&self.ids, &self.id_ends, position)
     }
 
     /// Adds an account (ids within a run are unique: the run's index enforces it).
@@ -77,12 +78,10 @@ impl ScoreTable {
         self.probabilities.push(probability);
         self.deciles.push(decile);
         let hash = self.hasher.hash_one(account_id);
+        // Growing the table rehashes ids; the closure borrows the arena, not `self`.
         let (ids, id_ends, hasher) = (&self.ids, &self.id_ends, &self.hasher);
-        self.positions.insert_unique(hash, position, |&p| {
-            let i = p as usize;
-            let start = if i == 0 { 0 } else { id_ends[i - 1] as usize };
-            hasher.hash_one(&ids[start..id_ends[i] as usize])
-        });
+        self.positions
+            .insert_unique(hash, position, |&p| hasher.hash_one(id_at(ids, id_ends, p)));
     }
 
     fn get(&self, account_id: &str) -> Option<(f64, i16)> {

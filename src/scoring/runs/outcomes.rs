@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::input::{ACCOUNT_ID_COLUMNS, LineCounter, MAX_ACCOUNT_ID_CHARS, WHOLE_ROW};
+use super::input::{
+    ACCOUNT_ID_COLUMNS, LineCounter, WHOLE_ROW, account_id_problem, column_names, width_problem,
+};
 use crate::http::error::{BadRow, FieldError};
 
 /// Names accepted for the outcome column.
@@ -60,19 +62,11 @@ pub enum OutcomesBody {
 /// Reads a CSV body: a header with an account id column and a target column.
 pub fn from_csv(bytes: &[u8]) -> Result<Outcomes, String> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
-    let header = reader
-        .headers()
-        .map_err(|e| format!("cannot read the header: {e}"))?
-        .clone();
-    let names: Vec<String> = header
-        .iter()
-        .map(|n| {
-            n.trim_start_matches('\u{feff}')
-                .trim()
-                .escape_debug()
-                .to_string()
-        })
-        .collect();
+    let names = column_names(
+        reader
+            .byte_headers()
+            .map_err(|e| format!("cannot read the header: {e}"))?,
+    );
     let find = |candidates: &[&str]| names.iter().position(|n| candidates.contains(&n.as_str()));
     let id_column = find(&ACCOUNT_ID_COLUMNS).ok_or_else(|| {
         format!(
@@ -111,14 +105,7 @@ pub fn from_csv(bytes: &[u8]) -> Result<Outcomes, String> {
         if record.len() != names.len() {
             outcomes.bad_rows.push(BadRow {
                 line,
-                errors: vec![FieldError::new(
-                    WHOLE_ROW,
-                    format!(
-                        "expected {} fields like the header, found {}",
-                        names.len(),
-                        record.len()
-                    ),
-                )],
+                errors: vec![width_problem(names.len(), record.len())],
             });
             continue;
         }
@@ -179,20 +166,6 @@ pub fn from_json(body: OutcomesBody) -> Outcomes {
         }
     }
     outcomes
-}
-
-fn account_id_problem(id: &str) -> Option<String> {
-    if id.is_empty() {
-        Some("the account id is empty".into())
-    } else if id.chars().count() > MAX_ACCOUNT_ID_CHARS {
-        Some(format!(
-            "the account id is longer than {MAX_ACCOUNT_ID_CHARS} characters"
-        ))
-    } else if id.contains('\0') {
-        Some("the account id contains a NUL character".into())
-    } else {
-        None
-    }
 }
 
 /// `1`/`0` (also `1.0`, `true`, ...); empty is no outcome.

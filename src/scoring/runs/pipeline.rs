@@ -97,6 +97,23 @@ pub struct Timings {
     pub total_s: f64,
 }
 
+impl std::fmt::Display for Timings {
+    /// `6.73 s total = scoring 5.74 s wall (thread time: ...) + deciles ... + store ...`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.2} s total = scoring {:.2} s wall (thread time: read+gunzip {:.2} s, parse {:.2} s, predict {:.2} s) + deciles {:.2} s + store {:.2} s (COPY, index, attach, commit)",
+            self.total_s,
+            self.scoring_s,
+            self.read_s,
+            self.parse_s,
+            self.predict_s,
+            self.deciles_s,
+            self.store_s
+        )
+    }
+}
+
 /// How a run ended, as recorded.
 #[derive(Debug, Clone, Default)]
 pub struct RunReport {
