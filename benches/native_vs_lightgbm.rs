@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use lightgbm3::Booster;
 use switchboard::scoring::native::NativeModel;
+use switchboard::scoring::population::{AccountGenerator, FEATURE_NAMES, N_FEATURES};
 use switchboard::scoring::reference::ReferenceBooster;
 
 const BATCH_ROWS: usize = 100_000;
@@ -119,6 +120,19 @@ fn median(reps: usize, mut f: impl FnMut()) -> (f64, f64) {
     (wall[reps / 2], cpu[reps / 2])
 }
 
+/// `n` accounts of the synthetic demo population, when the model is the demo model's shape.
+fn population_rows(model: &NativeModel, n: usize) -> Option<Vec<f64>> {
+    if model.feature_names() != FEATURE_NAMES {
+        return None;
+    }
+    let mut generator = AccountGenerator::new(11);
+    let mut rows = vec![0.0; n * N_FEATURES];
+    for row in rows.chunks_exact_mut(N_FEATURES) {
+        generator.next_account(row);
+    }
+    Some(rows)
+}
+
 fn main() {
     let path = std::env::var("SWITCHBOARD_BENCH_MODEL")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/models/demo/model.txt").into());
@@ -176,11 +190,65 @@ fn main() {
         .fold(0.0, f64::max);
     let (taken, total) = native.split_coverage(&verification);
 
-    // Nodes visited.
+    let population = population_rows(&native, BATCH_ROWS);
+    measure(
+        "uniform over each feature's [min:max] (categories from its list), 5 % NaN",
+        &native,
+        &reference,
+        &mut fast,
+        &rows,
+    );
+    if let Some(population) = &population {
+        measure(
+            "the demo population (switchboard population), as scored in production",
+            &native,
+            &reference,
+            &mut fast,
+            population,
+        );
+    }
+
+    println!("\nagreement with LightGBM");
+    println!(
+        "  batch: max |diff| {max_diff_batch:e} over {BATCH_ROWS} rows, {identical} bit-identical"
+    );
+    println!("  single row fast: max |diff| {max_diff_single:e} over {SINGLE_ROWS_LIGHTGBM} rows");
+    println!(
+        "  verification rows: {vn} rows built in {:.0} ms, LightGBM scores them in {:.0} ms, \
+         max |diff| {max_diff_verification:e}, {taken} of {total} split directions taken",
+        verification_time.as_secs_f64() * 1e3,
+        verification_lgbm.as_secs_f64() * 1e3
+    );
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        println!("load average while running: {}", load.trim());
+    }
+}
+
+/// Times single-row and batch prediction of both evaluators on `rows` and prints the table.
+fn measure(
+    label: &str,
+    native: &NativeModel,
+    reference: &ReferenceBooster,
+    fast: &mut Booster,
+    rows: &[f64],
+) {
+    let nf = native.num_features();
+    let mut native_out = vec![0.0; BATCH_ROWS];
     let visited: usize = rows.chunks(nf).map(|r| native.nodes_visited(r)).sum();
     let nodes_per_row = visited as f64 / BATCH_ROWS as f64;
+    let masks: Option<usize> = rows.chunks(nf).map(|r| native.quick_scorer_work(r)).sum();
+    println!("\n== rows: {label}");
+    native.predict_proba_batch(rows, &mut native_out);
+    let lgbm_out = reference
+        .predict_proba(rows, nf)
+        .expect("lightgbm3 predict");
+    let identical = native_out
+        .iter()
+        .zip(&lgbm_out)
+        .filter(|(a, b)| a.to_bits() == b.to_bits())
+        .count();
+    println!("bit-identical to LightGBM: {identical} of {BATCH_ROWS} rows");
 
-    // Single row.
     let single_rows = &rows[..SINGLE_ROWS_NATIVE * nf];
     let native_single = median(9, || {
         let mut acc = 0.0;
@@ -250,7 +318,13 @@ fn main() {
         lsb.0 / nsb.0,
         lsb.1 / nsb.1
     );
-    println!("nodes visited per row: {nodes_per_row:.1}");
+    println!("nodes visited per row: {nodes_per_row:.1} (on the paths LightGBM walks)");
+    if let Some(masks) = masks {
+        println!(
+            "QuickScorer masks applied per row: {:.1}",
+            masks as f64 / BATCH_ROWS as f64
+        );
+    }
     println!(
         "  native ns/node, single row         {:>12.2} {:>14.2}",
         ns1.0 / nodes_per_row,
@@ -271,18 +345,4 @@ fn main() {
         lsb.0 / nodes_per_row,
         lsb.1 / nodes_per_row
     );
-    println!("\nagreement with LightGBM");
-    println!(
-        "  batch: max |diff| {max_diff_batch:e} over {BATCH_ROWS} rows, {identical} bit-identical"
-    );
-    println!("  single row fast: max |diff| {max_diff_single:e} over {SINGLE_ROWS_LIGHTGBM} rows");
-    println!(
-        "  verification rows: {vn} rows built in {:.0} ms, LightGBM scores them in {:.0} ms, \
-         max |diff| {max_diff_verification:e}, {taken} of {total} split directions taken",
-        verification_time.as_secs_f64() * 1e3,
-        verification_lgbm.as_secs_f64() * 1e3
-    );
-    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
-        println!("load average while running: {}", load.trim());
-    }
 }

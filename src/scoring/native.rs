@@ -30,6 +30,10 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
+mod quick_scorer;
+
+use quick_scorer::QuickScorer;
+
 /// LightGBM's `kZeroThreshold`: the `float` literal `1e-35f` widened to `double`.
 const K_ZERO_THRESHOLD: f64 = 1e-35_f32 as f64;
 
@@ -165,6 +169,8 @@ pub struct NativeModel {
     /// Categorical bitset words of all categorical nodes.
     cat_words: Vec<u32>,
     categorical: Vec<usize>,
+    /// The trees regrouped by feature for QuickScorer; `None` when it cannot take them.
+    quick: Option<QuickScorer>,
 }
 
 impl fmt::Debug for NativeModel {
@@ -763,6 +769,7 @@ impl NativeModel {
             raw_thresholds: Vec::new(),
             cat_words: Vec::new(),
             categorical: Vec::new(),
+            quick: None,
         };
         // `GBDT::PredictRaw` only uses whole iterations.
         let used = num_iterations * header.num_tree_per_iteration;
@@ -787,6 +794,7 @@ impl NativeModel {
         categorical.sort_unstable();
         categorical.dedup();
         model.categorical = categorical;
+        model.quick = QuickScorer::build(&model);
         Ok(model)
     }
 
@@ -1120,6 +1128,9 @@ impl NativeModel {
     /// If `row.len() != num_features()`.
     pub fn predict_raw(&self, row: &[f64]) -> f64 {
         self.check_row(row);
+        if let Some(quick) = &self.quick {
+            return quick.predict_raw_one(row);
+        }
         if self.num_tree_per_iteration == 1 {
             return self.sum_trees(&self.roots, row);
         }
@@ -1195,6 +1206,13 @@ impl NativeModel {
             rows.len(),
             out.len()
         );
+        if let Some(quick) = &self.quick {
+            let mut scratch = quick.scratch();
+            for (row, out) in rows.chunks_exact(nf).zip(out.iter_mut()) {
+                *out = self.link(quick.predict_raw(row, &mut scratch));
+            }
+            return;
+        }
         for (block, acc) in rows.chunks(BLOCK * nf).zip(out.chunks_mut(BLOCK)) {
             acc.fill(0.0);
             for &root in self.roots.iter().step_by(self.num_tree_per_iteration) {
@@ -1217,6 +1235,13 @@ impl NativeModel {
             self.walk(root, row, |_, _| visited += 1);
         }
         visited
+    }
+
+    /// How many node masks QuickScorer applies for `row` (`None` when the model is walked
+    /// tree by tree instead).
+    pub fn quick_scorer_work(&self, row: &[f64]) -> Option<usize> {
+        self.check_row(row);
+        self.quick.as_ref().map(|q| q.work(row))
     }
 
     /// Calls `f(node, went_left)` for each decision on the path of `row` from `root`.
@@ -2023,6 +2048,84 @@ mod tests {
             assert_eq!(m.predict_raw(row).to_bits(), raw.to_bits(), "{row:?}");
             assert_eq!(b.to_bits(), m.link(raw).to_bits(), "{row:?}");
         }
+    }
+
+    /// A chain of `leaves - 1` nodes on x0 (`x0 <= i` goes to leaf i), leaf values 1/(i+1).
+    fn chain_tree(leaves: usize) -> String {
+        let internal = leaves - 1;
+        let list = |f: &dyn Fn(usize) -> String| (0..internal).map(f).collect::<Vec<_>>().join(" ");
+        let right = |i: usize| {
+            if i + 1 < internal {
+                (i + 1).to_string()
+            } else {
+                format!("-{leaves}")
+            }
+        };
+        let values = (0..leaves).map(|i| format!("{}", 1.0 / (i as f64 + 1.0)));
+        format!(
+            "num_leaves={leaves}\nnum_cat=0\nsplit_feature={}\nthreshold={}\ndecision_type={}\nleft_child={}\nright_child={}\nleaf_value={}\n",
+            list(&|_| "0".into()),
+            list(&|i| i.to_string()),
+            list(&|_| "2".into()),
+            list(&|i| format!("-{}", i + 1)),
+            list(&right),
+            values.collect::<Vec<_>>().join(" "),
+        )
+    }
+
+    #[test]
+    fn quick_scorer_equals_tree_walk() {
+        let demo = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/models/demo/model.txt"
+        ))
+        .unwrap();
+        let mut trees = all_trees();
+        trees.extend(all_trees());
+        let chain = chain_tree(64);
+        trees.push(&chain);
+        for text in [model_text(&trees), demo] {
+            let quick = NativeModel::parse(&text).unwrap();
+            let mut walked = NativeModel::parse(&text).unwrap();
+            walked.quick = None;
+            let scorer = quick.quick.as_ref().expect("QuickScorer takes the model");
+            let nf = quick.num_features();
+            let mut rows = quick.verification_rows(3);
+            rows.extend((0..nf * 70).map(|i| (i % 67) as f64 - 1.5));
+            let n = rows.len() / nf;
+            let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
+            quick.predict_proba_batch(&rows, &mut a);
+            walked.predict_proba_batch(&rows, &mut b);
+            let mut scratch = scorer.scratch();
+            for ((row, x), y) in rows.chunks(nf).zip(&a).zip(&b) {
+                let raw = walked.predict_raw_simple(row);
+                assert_eq!(walked.predict_raw(row).to_bits(), raw.to_bits(), "{row:?}");
+                assert_eq!(quick.predict_raw(row).to_bits(), raw.to_bits(), "{row:?}");
+                for direction in [
+                    quick_scorer::Direction::Right,
+                    quick_scorer::Direction::Left,
+                ] {
+                    let towards = scorer.predict_raw_towards(row, &mut scratch, direction);
+                    assert_eq!(towards.to_bits(), raw.to_bits(), "{direction:?} {row:?}");
+                }
+                assert_eq!(x.to_bits(), y.to_bits(), "{row:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn trees_beyond_64_leaves_are_walked() {
+        let chain = chain_tree(65);
+        let m = NativeModel::parse(&model_text(&[&chain, T_CAT])).unwrap();
+        assert!(m.quick.is_none());
+        for x0 in [-1.0, 0.0, 31.5, 63.0, 63.5, 64.0, f64::NAN] {
+            let row = [x0, 0.0, 1.0];
+            assert_eq!(
+                m.predict_raw(&row).to_bits(),
+                m.predict_raw_simple(&row).to_bits()
+            );
+        }
+        assert_eq!(m.predict_raw(&[63.5, 0.0, 1.0]), 1.0 / 65.0 + 5.0);
     }
 
     #[test]
