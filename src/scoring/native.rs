@@ -1207,9 +1207,9 @@ impl NativeModel {
             out.len()
         );
         if let Some(quick) = &self.quick {
-            let mut scratch = quick.scratch();
-            for (row, out) in rows.chunks_exact(nf).zip(out.iter_mut()) {
-                *out = self.link(quick.predict_raw(row, &mut scratch));
+            quick.predict_raw_batch(rows, nf, out, &mut quick.scratch());
+            for o in out.iter_mut() {
+                *o = self.link(*o);
             }
             return;
         }

@@ -9,7 +9,8 @@
 //! found by binary search and applied as a straight loop of `and`s.
 //!
 //! The mirror image holds too: nodes that send the row left clear their right subtree and
-//! the exit leaf is the highest surviving bit. Each row takes the direction with fewer
+//! the exit leaf is the rightmost survivor (numbering leaves from the right for these
+//! masks makes it the lowest bit again). Each row takes the direction with fewer
 //! nodes (on the demo population about 40 % of the nodes go right, on uniform rows 83 %),
 //! which also bounds the work at half the nodes.
 //!
@@ -28,6 +29,8 @@ const MAX_LEAVES: u32 = 64;
 const MAX_CATEGORY: usize = 1 << 20;
 /// Bound on the per-category lists (categories × nodes of categorical features).
 const MAX_CLASS_ENTRIES: usize = 1 << 22;
+/// Rows whose leaf sums a batch interleaves.
+const BATCH_LANES: usize = 4;
 
 /// The nodes a value sends right (`right`) and left (`left`), as ranges of entries.
 #[derive(Clone, Copy, Debug, Default)]
@@ -54,6 +57,12 @@ struct Feature {
     index: usize,
     /// Numerical nodes, sorted by threshold.
     ordered: (u32, u32),
+    /// Where the distinct thresholds of those nodes start in `distinct` (padded to
+    /// `2^steps - 1` values), and where in `entries_below` the count of nodes below each
+    /// of them starts.
+    distinct: u32,
+    steps: u32,
+    below: u32,
     /// Split for NaN (and, for a categorical feature, for every value outside its lists).
     nan: Split,
     /// Split for values in `[-kZeroThreshold, kZeroThreshold]`, when a node of the feature
@@ -68,19 +77,27 @@ struct Feature {
 pub(super) struct QuickScorer {
     features: Vec<Feature>,
     /// Per entry: its tree, the mask that clears the leaves it excludes when it sends the
-    /// row right (its left subtree) and when it sends it left (its right subtree), and its
-    /// threshold (NaN for entries of precomputed lists).
+    /// row right (its left subtree) and when it sends it left (its right subtree, with the
+    /// leaves numbered from the right), and its threshold (NaN for entries of precomputed
+    /// lists).
     tree: Vec<u32>,
     went_right: Vec<u64>,
     went_left: Vec<u64>,
     threshold: Vec<f64>,
+    /// Distinct thresholds of each numerical feature, ascending, and for each of them
+    /// the number of the feature's nodes with a lower threshold (plus all of them).
+    distinct: Vec<f64>,
+    entries_below: Vec<u32>,
     /// Split of each category of each categorical feature.
     category_splits: Vec<Split>,
     /// Per tree: all its leaves set; the start of its leaves in `leaf_values`.
     all_leaves: Vec<u64>,
     leaf_base: Vec<u32>,
-    /// Leaf outputs, tree by tree, left to right.
+    /// Leaf outputs, tree by tree, left to right, and right to left: the masks of nodes
+    /// going left number leaves from the right, so that in both directions the exit leaf
+    /// is the lowest surviving bit.
     leaf_values: Vec<f64>,
+    leaf_values_mirrored: Vec<f64>,
 }
 
 /// Which nodes a row applies: those that send it right, or those that send it left.
@@ -125,6 +142,7 @@ impl QuickScorer {
         let mut all_leaves = Vec::with_capacity(model.roots.len());
         let mut leaf_base = Vec::with_capacity(model.roots.len());
         let mut leaf_values = Vec::new();
+        let mut leaf_values_mirrored = Vec::new();
         for (t, &root) in model.roots.iter().enumerate() {
             let root = root as usize;
             let end = model.roots.get(t + 1).copied().unwrap_or(model.sink) as usize;
@@ -143,6 +161,8 @@ impl QuickScorer {
             if leaves > MAX_LEAVES {
                 return None;
             }
+            let first = leaf_values.len() - leaves as usize;
+            leaf_values_mirrored.extend(leaf_values[first..].iter().rev());
             all_leaves.push(bit_range(0, leaves));
             // One past the last node of each subtree (children come after their parent).
             let mut subtree_end = vec![0_usize; end - root];
@@ -154,8 +174,15 @@ impl QuickScorer {
                     subtree_end[n.right as usize - root]
                 };
             }
+            // Bits of the leaves of nodes `from..to`, numbered from the left and the right.
             let bits = |from: usize, to: usize| {
                 bit_range(leaves_before[from - root], leaves_before[to - root])
+            };
+            let mirrored_bits = |from: usize, to: usize| {
+                bit_range(
+                    leaves - leaves_before[to - root],
+                    leaves - leaves_before[from - root],
+                )
             };
             for k in root..end {
                 let n = &nodes[k];
@@ -167,7 +194,7 @@ impl QuickScorer {
                     node: k,
                     tree: t as u32,
                     went_right: !bits(k + 1, right),
-                    went_left: !bits(right, subtree_end[k - root]),
+                    went_left: !mirrored_bits(right, subtree_end[k - root]),
                 });
             }
         }
@@ -178,10 +205,13 @@ impl QuickScorer {
             went_right: Vec::new(),
             went_left: Vec::new(),
             threshold: Vec::new(),
+            distinct: Vec::new(),
+            entries_below: Vec::new(),
             category_splits: Vec::new(),
             all_leaves,
             leaf_base,
             leaf_values,
+            leaf_values_mirrored,
         };
         let mut class_entries = 0_usize;
         for (index, refs) in by_feature.into_iter().enumerate() {
@@ -201,12 +231,32 @@ impl QuickScorer {
                     .then(|| scorer.push_split(model, &numerical, 0.0));
                 numerical.sort_by(|a, b| nodes[a.node].value.total_cmp(&nodes[b.node].value));
                 let start = scorer.tree.len() as u32;
-                for r in &numerical {
-                    scorer.push_entry(r, nodes[r.node].value);
+                let distinct_start = scorer.distinct.len() as u32;
+                let below = scorer.entries_below.len() as u32;
+                for (i, r) in numerical.iter().enumerate() {
+                    let threshold = nodes[r.node].value;
+                    if scorer.distinct.len() == distinct_start as usize
+                        || scorer.distinct.last() != Some(&threshold)
+                    {
+                        scorer.distinct.push(threshold);
+                        scorer.entries_below.push(i as u32);
+                    }
+                    scorer.push_entry(r, threshold);
                 }
+                scorer.entries_below.push(numerical.len() as u32);
+                // Pad to a power of two minus one with +inf, which no value is below, so
+                // that the search takes a fixed number of steps.
+                let count = scorer.distinct.len() - distinct_start as usize;
+                let steps = (count + 1).next_power_of_two().trailing_zeros();
+                scorer
+                    .distinct
+                    .resize(distinct_start as usize + (1 << steps) - 1, f64::INFINITY);
                 scorer.features.push(Feature {
                     index,
                     ordered: (start, scorer.tree.len() as u32),
+                    distinct: distinct_start,
+                    steps,
+                    below,
                     nan,
                     zero,
                     categories: None,
@@ -235,12 +285,19 @@ impl QuickScorer {
                 scorer.features.push(Feature {
                     index,
                     ordered: (0, 0),
+                    distinct: 0,
+                    steps: 0,
+                    below: 0,
                     nan,
                     zero: None,
                     categories: Some((start, table_len)),
                 });
             }
         }
+        // Equal search lengths in a row keep the search loop's exit predictable.
+        scorer
+            .features
+            .sort_by_key(|f| (f.categories.is_some(), f.steps));
         u32::try_from(scorer.tree.len()).ok()?;
         Some(scorer)
     }
@@ -278,7 +335,9 @@ impl QuickScorer {
 
     fn fit(&self, scratch: &mut Scratch) {
         scratch.splits.resize(self.features.len(), Split::default());
-        scratch.leaves.resize(self.all_leaves.len(), 0);
+        scratch
+            .leaves
+            .resize(BATCH_LANES * self.all_leaves.len(), 0);
     }
 
     /// [`QuickScorer::predict_raw`] with this thread's working memory, so that single-row
@@ -306,21 +365,30 @@ impl QuickScorer {
                 self.category_splits[start + c as usize]
             };
         }
-        if v.is_nan() {
-            return f.nan;
-        }
-        if let Some(zero) = f.zero
-            && (-K_ZERO_THRESHOLD..=K_ZERO_THRESHOLD).contains(&v)
-        {
-            return zero;
-        }
+        // Branch-free binary search with a fixed number of steps per feature (features
+        // are sorted by it), and a select for NaN and zero, so no branch depends on the
+        // value (a NaN compares false: the search still ends in range).
         let (start, end) = f.ordered;
-        let thresholds = &self.threshold[start as usize..end as usize];
-        let at = start + thresholds.partition_point(|&t| t < v) as u32;
-        Split {
+        let distinct = &self.distinct[f.distinct as usize..][..(1 << f.steps) - 1];
+        let mut below = 0;
+        let mut half = 1 << f.steps >> 1;
+        while half > 0 {
+            below = std::hint::select_unpredictable(
+                distinct[below + half - 1] < v,
+                below + half,
+                below,
+            );
+            half >>= 1;
+        }
+        let at = start + self.entries_below[f.below as usize + below];
+        let ordered = Split {
             right: (start, at),
             left: (at, end),
-        }
+        };
+        let in_zero_band = f.zero.is_some() && (-K_ZERO_THRESHOLD..=K_ZERO_THRESHOLD).contains(&v);
+        let split =
+            std::hint::select_unpredictable(in_zero_band, f.zero.unwrap_or(ordered), ordered);
+        std::hint::select_unpredictable(v.is_nan(), f.nan, split)
     }
 
     /// Nodes whose masks a row applies: the smaller of the right and the left sets.
@@ -334,19 +402,46 @@ impl QuickScorer {
         right.min(left)
     }
 
-    /// Raw score of `row`: leaf outputs summed in tree order from `0.0`.
-    pub(super) fn predict_raw(&self, row: &[f64], scratch: &mut Scratch) -> f64 {
+    /// Resolves the splits of `row` into `splits` and picks the direction with fewer nodes.
+    #[inline(always)]
+    fn resolve(&self, row: &[f64], splits: &mut [Split]) -> Direction {
         let (mut right, mut left) = (0, 0);
-        for (f, s) in self.features.iter().zip(scratch.splits.iter_mut()) {
+        for (f, s) in self.features.iter().zip(splits.iter_mut()) {
             *s = self.split(f, row[f.index]);
             right += s.right_len();
             left += s.left_len();
         }
-        let direction = if right <= left {
+        if right <= left {
             Direction::Right
         } else {
             Direction::Left
+        }
+    }
+
+    /// Applies the masks of the nodes that send the row `direction` to fresh bitvectors
+    /// in `leaves`, and returns the leaf outputs the surviving bits index.
+    #[inline(always)]
+    fn apply(&self, splits: &[Split], direction: Direction, leaves: &mut [u64]) -> &[f64] {
+        leaves.copy_from_slice(&self.all_leaves);
+        let (masks, values) = match direction {
+            Direction::Right => (&self.went_right, &self.leaf_values),
+            Direction::Left => (&self.went_left, &self.leaf_values_mirrored),
         };
+        for s in splits {
+            let (a, b) = match direction {
+                Direction::Right => (s.right.0 as usize, s.right.1 as usize),
+                Direction::Left => (s.left.0 as usize, s.left.1 as usize),
+            };
+            for (&t, &mask) in self.tree[a..b].iter().zip(&masks[a..b]) {
+                leaves[t as usize] &= mask;
+            }
+        }
+        values
+    }
+
+    /// Raw score of `row`: leaf outputs summed in tree order from `0.0`.
+    pub(super) fn predict_raw(&self, row: &[f64], scratch: &mut Scratch) -> f64 {
+        let direction = self.resolve(row, &mut scratch.splits);
         self.sum_exit_leaves(scratch, direction)
     }
 
@@ -358,45 +453,55 @@ impl QuickScorer {
         scratch: &mut Scratch,
         direction: Direction,
     ) -> f64 {
-        for (f, s) in self.features.iter().zip(scratch.splits.iter_mut()) {
-            *s = self.split(f, row[f.index]);
-        }
+        self.resolve(row, &mut scratch.splits);
         self.sum_exit_leaves(scratch, direction)
     }
 
-    /// Applies the masks of the nodes that send the row `direction` (as resolved in
-    /// `scratch.splits`), then sums each tree's exit leaf in tree order.
-    #[inline(always)]
     fn sum_exit_leaves(&self, scratch: &mut Scratch, direction: Direction) -> f64 {
-        let leaves = &mut scratch.leaves[..];
-        leaves.copy_from_slice(&self.all_leaves);
+        let leaves = &mut scratch.leaves[..self.all_leaves.len()];
+        let values = self.apply(&scratch.splits, direction, leaves);
         let mut sum = 0.0;
-        match direction {
-            Direction::Right => {
-                for s in &scratch.splits {
-                    let (a, b) = (s.right.0 as usize, s.right.1 as usize);
-                    for (&t, &mask) in self.tree[a..b].iter().zip(&self.went_right[a..b]) {
-                        leaves[t as usize] &= mask;
-                    }
-                }
-                // The exit leaf is the leftmost survivor.
-                for (&bits, &base) in leaves.iter().zip(&self.leaf_base) {
-                    sum += self.leaf_values[base as usize + bits.trailing_zeros() as usize];
-                }
-            }
-            Direction::Left => {
-                for s in &scratch.splits {
-                    let (a, b) = (s.left.0 as usize, s.left.1 as usize);
-                    for (&t, &mask) in self.tree[a..b].iter().zip(&self.went_left[a..b]) {
-                        leaves[t as usize] &= mask;
-                    }
-                }
-                // The exit leaf is the rightmost survivor.
-                for (&bits, &base) in leaves.iter().zip(&self.leaf_base) {
-                    sum += self.leaf_values[base as usize + 63 - bits.leading_zeros() as usize];
-                }
-            }
+        for (&bits, &base) in leaves.iter().zip(&self.leaf_base) {
+            sum += values[base as usize + bits.trailing_zeros() as usize];
         }
         sum
+    }
+
+    /// Raw scores of `BATCH_LANES` rows at a time (row-major `rows`, one result per row in
+    /// `out`). Their sums are interleaved: each is a chain of dependent additions in tree
+    /// order, which alone would leave the adder waiting.
+    pub(super) fn predict_raw_batch(
+        &self,
+        rows: &[f64],
+        num_features: usize,
+        out: &mut [f64],
+        scratch: &mut Scratch,
+    ) {
+        let trees = self.all_leaves.len();
+        for (rows, out) in rows
+            .chunks(BATCH_LANES * num_features)
+            .zip(out.chunks_mut(BATCH_LANES))
+        {
+            if out.len() < BATCH_LANES {
+                for (row, o) in rows.chunks_exact(num_features).zip(out) {
+                    *o = self.predict_raw(row, scratch);
+                }
+                return;
+            }
+            let mut values: [&[f64]; BATCH_LANES] = [&[]; BATCH_LANES];
+            for (lane, row) in rows.chunks_exact(num_features).enumerate() {
+                let direction = self.resolve(row, &mut scratch.splits);
+                let leaves = &mut scratch.leaves[lane * trees..(lane + 1) * trees];
+                values[lane] = self.apply(&scratch.splits, direction, leaves);
+            }
+            let mut sums = [0.0; BATCH_LANES];
+            for (t, &base) in self.leaf_base.iter().enumerate() {
+                for (lane, sum) in sums.iter_mut().enumerate() {
+                    let bits = scratch.leaves[lane * trees + t];
+                    *sum += values[lane][base as usize + bits.trailing_zeros() as usize];
+                }
+            }
+            out.copy_from_slice(&sums);
+        }
     }
 }
