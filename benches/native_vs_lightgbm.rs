@@ -236,12 +236,7 @@ fn measure(
     let mut native_out = vec![0.0; BATCH_ROWS];
     let visited: usize = rows.chunks(nf).map(|r| native.nodes_visited(r)).sum();
     let nodes_per_row = visited as f64 / BATCH_ROWS as f64;
-    let t0 = Instant::now();
     let masks: Option<usize> = rows.chunks(nf).map(|r| native.quick_scorer_work(r)).sum();
-    println!(
-        "TMP resolve only: {:.0} ns/row",
-        t0.elapsed().as_nanos() as f64 / BATCH_ROWS as f64
-    );
     println!("\n== rows: {label}");
     native.predict_proba_batch(rows, &mut native_out);
     let lgbm_out = reference

@@ -309,8 +309,9 @@ impl LoadedModel {
     pub fn predict(&self, rows: &[f64]) -> Result<Vec<f64>, ReferenceError> {
         let n = rows.len() / self.num_features().max(1);
         match &self.native {
-            // The batch walk spreads rows over lanes; a few rows are faster walked one by one,
-            // each with its trees in lockstep.
+            // A few rows go one by one, on this thread's working memory; a batch allocates
+            // its own (and the lockstep walk of models QuickScorer cannot take spreads rows
+            // over lanes).
             Some(native) if n < SMALL_BATCH_ROWS => Ok(rows
                 .chunks_exact(self.num_features())
                 .map(|row| native.predict_proba(row))
