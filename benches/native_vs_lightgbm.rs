@@ -270,12 +270,12 @@ fn measure(
 
     // Batch, one thread.
     let native_batch = median(5, || {
-        native.predict_proba_batch(black_box(&rows), black_box(&mut native_out));
+        native.predict_proba_batch(black_box(rows), black_box(&mut native_out));
     });
     let lgbm_batch = median(3, || {
         black_box(
             reference
-                .predict_proba(black_box(&rows), nf)
+                .predict_proba(black_box(rows), nf)
                 .expect("lightgbm3 predict"),
         );
     });

@@ -150,11 +150,11 @@ impl QuickScorer {
             let mut leaves_before = Vec::with_capacity(end - root + 1);
             let mut leaves = 0_u32;
             leaf_base.push(u32::try_from(leaf_values.len()).ok()?);
-            for k in root..end {
+            for (node, &value) in nodes[root..end].iter().zip(&model.leaf_values[root..end]) {
                 leaves_before.push(leaves);
-                if nodes[k].meta & LEAF != 0 {
+                if node.meta & LEAF != 0 {
                     leaves += 1;
-                    leaf_values.push(model.leaf_values[k]);
+                    leaf_values.push(value);
                 }
             }
             leaves_before.push(leaves);
