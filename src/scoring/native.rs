@@ -1197,8 +1197,9 @@ impl NativeModel {
     }
 
     /// [`NativeModel::predict_proba`] for row-major `rows`, one result per row in `out`.
-    /// Rows are processed in blocks, tree by tree, which keeps each tree in cache; every
-    /// row still sums its trees in tree order, so results are bit-identical.
+    /// QuickScorer takes the rows 4 at a time, interleaving their leaf sums; the walk takes
+    /// blocks of rows tree by tree, which keeps each tree in cache. Every row still sums
+    /// its trees in tree order, so results are bit-identical.
     ///
     /// # Panics
     /// If `rows.len() != out.len() * num_features()`.
