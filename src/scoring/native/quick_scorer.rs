@@ -76,14 +76,12 @@ struct Feature {
 #[derive(Debug)]
 pub(super) struct QuickScorer {
     features: Vec<Feature>,
-    /// Per entry: its tree, the mask that clears the leaves it excludes when it sends the
-    /// row right (its left subtree) and when it sends it left (its right subtree, with the
-    /// leaves numbered from the right), and its threshold (NaN for entries of precomputed
-    /// lists).
+    /// Per entry: its tree, and the mask that clears the leaves it excludes when it sends
+    /// the row right (its left subtree) and when it sends it left (its right subtree, with
+    /// the leaves numbered from the right).
     tree: Vec<u32>,
     went_right: Vec<u64>,
     went_left: Vec<u64>,
-    threshold: Vec<f64>,
     /// Distinct thresholds of each numerical feature, ascending, and for each of them
     /// the number of the feature's nodes with a lower threshold (plus all of them).
     distinct: Vec<f64>,
@@ -204,7 +202,6 @@ impl QuickScorer {
             tree: Vec::new(),
             went_right: Vec::new(),
             went_left: Vec::new(),
-            threshold: Vec::new(),
             distinct: Vec::new(),
             entries_below: Vec::new(),
             category_splits: Vec::new(),
@@ -241,7 +238,7 @@ impl QuickScorer {
                         scorer.distinct.push(threshold);
                         scorer.entries_below.push(i as u32);
                     }
-                    scorer.push_entry(r, threshold);
+                    scorer.push_entry(r);
                 }
                 scorer.entries_below.push(numerical.len() as u32);
                 // Pad to a power of two minus one with +inf, which no value is below, so
@@ -302,11 +299,10 @@ impl QuickScorer {
         Some(scorer)
     }
 
-    fn push_entry(&mut self, r: &NodeRef, threshold: f64) {
+    fn push_entry(&mut self, r: &NodeRef) {
         self.tree.push(r.tree);
         self.went_right.push(r.went_right);
         self.went_left.push(r.went_left);
-        self.threshold.push(threshold);
     }
 
     /// Lists the nodes of `refs` that `value` sends right, then those it sends left.
@@ -314,11 +310,11 @@ impl QuickScorer {
         let goes_left = |r: &NodeRef| model.go_left(&model.nodes[r.node], value);
         let start = self.tree.len() as u32;
         for r in refs.iter().filter(|r| !goes_left(r)) {
-            self.push_entry(r, f64::NAN);
+            self.push_entry(r);
         }
         let middle = self.tree.len() as u32;
         for r in refs.iter().filter(|r| goes_left(r)) {
-            self.push_entry(r, f64::NAN);
+            self.push_entry(r);
         }
         Split {
             right: (start, middle),
@@ -393,24 +389,25 @@ impl QuickScorer {
 
     /// Nodes whose masks a row applies: the smaller of the right and the left sets.
     pub(super) fn work(&self, row: &[f64]) -> usize {
-        let (mut right, mut left) = (0, 0);
-        for f in &self.features {
-            let s = self.split(f, row[f.index]);
-            right += s.right_len();
-            left += s.left_len();
-        }
+        let (right, left) = self.resolve(row, &mut self.scratch().splits);
         right.min(left)
     }
 
-    /// Resolves the splits of `row` into `splits` and picks the direction with fewer nodes.
+    /// Resolves the splits of `row` into `splits`; returns how many nodes send it right and
+    /// how many left.
     #[inline(always)]
-    fn resolve(&self, row: &[f64], splits: &mut [Split]) -> Direction {
+    fn resolve(&self, row: &[f64], splits: &mut [Split]) -> (usize, usize) {
         let (mut right, mut left) = (0, 0);
         for (f, s) in self.features.iter().zip(splits.iter_mut()) {
             *s = self.split(f, row[f.index]);
             right += s.right_len();
             left += s.left_len();
         }
+        (right, left)
+    }
+
+    /// The direction with fewer nodes to apply.
+    fn cheaper(right: usize, left: usize) -> Direction {
         if right <= left {
             Direction::Right
         } else {
@@ -441,8 +438,8 @@ impl QuickScorer {
 
     /// Raw score of `row`: leaf outputs summed in tree order from `0.0`.
     pub(super) fn predict_raw(&self, row: &[f64], scratch: &mut Scratch) -> f64 {
-        let direction = self.resolve(row, &mut scratch.splits);
-        self.sum_exit_leaves(scratch, direction)
+        let (right, left) = self.resolve(row, &mut scratch.splits);
+        self.sum_exit_leaves(scratch, Self::cheaper(right, left))
     }
 
     /// [`QuickScorer::predict_raw`] in the given direction (both must agree).
@@ -490,7 +487,8 @@ impl QuickScorer {
             }
             let mut values: [&[f64]; BATCH_LANES] = [&[]; BATCH_LANES];
             for (lane, row) in rows.chunks_exact(num_features).enumerate() {
-                let direction = self.resolve(row, &mut scratch.splits);
+                let (right, left) = self.resolve(row, &mut scratch.splits);
+                let direction = Self::cheaper(right, left);
                 let leaves = &mut scratch.leaves[lane * trees..(lane + 1) * trees];
                 values[lane] = self.apply(&scratch.splits, direction, leaves);
             }
