@@ -477,6 +477,43 @@ async fn a_bad_row_fails_the_run_with_its_line_and_stores_nothing_unless_allowed
 }
 
 #[tokio::test]
+async fn account_ids_are_stored_byte_for_byte() {
+    let app = TestApp::with_demo_model().await;
+    let lines: Vec<String> = accounts_head(4).lines().map(str::to_owned).collect();
+    // Characters COPY's text format would have to escape, CSV quoting, and non-ASCII.
+    let ids = ["tab\there", "back\\slash\\N", "quo\"te,comma", "Zürich-ß-7"];
+    let cells = [
+        "\"tab\there\"",
+        "back\\slash\\N",
+        "\"quo\"\"te,comma\"",
+        "Zürich-ß-7",
+    ];
+    let mut file = format!("{}\n", lines[0]);
+    for (line, cell) in lines[1..].iter().zip(cells) {
+        let (_, rest) = line.split_once(',').unwrap();
+        file.push_str(&format!("{cell},{rest}\n"));
+    }
+    let run = start_run(&app, "", "ids.csv", file.as_bytes()).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let stored = stored_scores(&app, run["id"].as_i64().unwrap()).await;
+    let mut stored_ids: Vec<&str> = stored.keys().map(String::as_str).collect();
+    stored_ids.sort_unstable();
+    let mut expected = ids.to_vec();
+    expected.sort_unstable();
+    assert_eq!(stored_ids, expected);
+    let reply = app
+        .get(
+            "/v1/accounts/back%5Cslash%5CN/score",
+            Some(&app.keys.scorer),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let score: Value = reply.json();
+    assert_eq!(score["account_id"], "back\\slash\\N");
+    assert_eq!(score["probability"], stored["back\\slash\\N"].0);
+}
+
+#[tokio::test]
 async fn unusable_files_fail_clearly() {
     let app = TestApp::with_demo_model().await;
     let head = accounts_head(3);

@@ -33,7 +33,7 @@ use super::{
     store::{self, RunResult},
 };
 use crate::{
-    db::copy::escape_text,
+    db::copy::BinaryRows,
     http::error::BadRow,
     scoring::{
         deciles::{DecileEdges, DecileSummary},
@@ -345,16 +345,16 @@ async fn copy_scores(
 ) -> Result<(), RunFailure> {
     let mut sink = conn
         .copy_in_raw(&format!(
-            "COPY {table} (run_id, account_id, probability, decile) FROM STDIN"
+            "COPY {table} (run_id, account_id, probability, decile) FROM STDIN (FORMAT binary)"
         ))
         .await?;
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<io::Result<(String, u64)>>(4);
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<io::Result<(Vec<u8>, u64)>>(4);
     let formatter =
         tokio::task::spawn_blocking(move || format_spill(spill, run_id, &edges, &sender));
     while let Some(message) = receiver.recv().await {
-        let (text, rows) =
+        let (bytes, rows) =
             message.map_err(|e| RunFailure::Input(format!("reading the spilled scores: {e}")))?;
-        sink.send(text.as_bytes()).await?;
+        sink.send(bytes).await?;
         progress.stored.fetch_add(rows, Ordering::Relaxed);
     }
     formatter
@@ -364,19 +364,19 @@ async fn copy_scores(
     Ok(())
 }
 
-/// Reads the spill file back as COPY text messages of about `COPY_MESSAGE_BYTES`.
+/// Reads the spill file back as binary COPY messages of about `COPY_MESSAGE_BYTES`.
 fn format_spill(
     spill: File,
     run_id: i64,
     edges: &DecileEdges,
-    sender: &tokio::sync::mpsc::Sender<io::Result<(String, u64)>>,
+    sender: &tokio::sync::mpsc::Sender<io::Result<(Vec<u8>, u64)>>,
 ) {
     let result = (|| -> io::Result<()> {
         let mut spill = spill;
         spill.rewind()?;
         let mut reader = BufReader::with_capacity(1 << 20, spill);
-        let run = run_id.to_string();
-        let mut text = String::with_capacity(COPY_MESSAGE_BYTES + 4096);
+        let capacity = COPY_MESSAGE_BYTES + 4096;
+        let mut message = BinaryRows::with_header(capacity);
         let mut rows = 0;
         let mut id = Vec::new();
         loop {
@@ -390,27 +390,21 @@ fn format_spill(
             let mut probability = [0u8; 8];
             reader.read_exact(&mut probability)?;
             let probability = f64::from_le_bytes(probability);
-            text.push_str(&run);
-            text.push('\t');
-            // Written by `spill_chunk` from a `&str`, already escaped.
-            text.push_str(std::str::from_utf8(&id).map_err(io::Error::other)?);
-            text.push('\t');
-            // `{:?}` is the shortest text that parses back to the same f64.
-            use std::fmt::Write as _;
-            let _ = writeln!(text, "{probability:?}\t{}", edges.decile(probability));
+            message.start_row(4);
+            message.int8(run_id);
+            message.text(&id);
+            message.float8(probability);
+            message.int2(i16::from(edges.decile(probability)));
             rows += 1;
-            if text.len() >= COPY_MESSAGE_BYTES {
-                let full =
-                    std::mem::replace(&mut text, String::with_capacity(COPY_MESSAGE_BYTES + 4096));
-                if sender.blocking_send(Ok((full, rows))).is_err() {
+            if message.len() >= COPY_MESSAGE_BYTES {
+                let full = std::mem::replace(&mut message, BinaryRows::continuing(capacity));
+                if sender.blocking_send(Ok((full.into_bytes(), rows))).is_err() {
                     return Ok(());
                 }
                 rows = 0;
             }
         }
-        if !text.is_empty() {
-            let _ = sender.blocking_send(Ok((text, rows)));
-        }
+        let _ = sender.blocking_send(Ok((message.finish(), rows)));
         Ok(())
     })();
     if let Err(error) = result {
@@ -425,7 +419,7 @@ struct Scored {
     bad_rows: Vec<BadRow>,
     bad_rows_count: u64,
     ignored_columns: Vec<String>,
-    /// `(u32 length, COPY-escaped account id, f64 probability)` per account, in file order.
+    /// `(u32 length, account id, f64 probability)` per account, in file order.
     spill: File,
     /// Chunks collected, all in order.
     chunks: u64,
@@ -622,7 +616,6 @@ fn collect(
     let mut bad_rows = Vec::new();
     let mut pending = BTreeMap::new();
     let mut next = 0;
-    let mut escaped = String::new();
     for message in done {
         let chunk = match message {
             Ok(chunk) => chunk,
@@ -644,11 +637,9 @@ fn collect(
             let room = LISTED_BAD_ROWS.saturating_sub(bad_rows.len());
             bad_rows.extend(parsed.bad_rows.drain(..).take(room));
             for (id, &probability) in parsed.account_ids().zip(&chunk_probabilities) {
-                escaped.clear();
-                escape_text(&mut escaped, id);
                 let written = spill
-                    .write_all(&(escaped.len() as u32).to_le_bytes())
-                    .and_then(|()| spill.write_all(escaped.as_bytes()))
+                    .write_all(&(id.len() as u32).to_le_bytes())
+                    .and_then(|()| spill.write_all(id.as_bytes()))
                     .and_then(|()| spill.write_all(&probability.to_le_bytes()));
                 if let Err(error) = written {
                     abort.store(true, Ordering::Relaxed);
