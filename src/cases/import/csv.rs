@@ -1,7 +1,11 @@
 //! CSV event files: the template's columns (the JSON field names; other columns become
 //! attributes), or any columns through a [`ColumnMapping`].
 
-use std::{collections::BTreeMap, io::BufRead};
+use std::{
+    collections::{BTreeMap, VecDeque},
+    io::{BufRead, Read},
+    sync::{Arc, Mutex},
+};
 
 use chrono_tz::Tz;
 use serde_json::Value;
@@ -42,8 +46,72 @@ enum Target {
     Ignored,
 }
 
+/// Line numbers of the records of a stream. The csv crate's own leave out the blank lines
+/// it skips (and its record positions start at them), so the newlines are noted as the
+/// bytes go by; only those not yet behind a record are kept (about a read-ahead buffer's).
+#[derive(Debug, Default)]
+struct Lines {
+    /// Offset of each newline not yet passed, and whether the line it ends is blank
+    /// (empty, or a lone `\r`).
+    pending: VecDeque<(u64, bool)>,
+    /// Newlines before the last record looked up.
+    passed: u64,
+    /// Bytes read so far, where the current line starts, and the last byte read.
+    read: u64,
+    line_start: u64,
+    last_byte: u8,
+}
+
+impl Lines {
+    fn note(&mut self, bytes: &[u8]) {
+        for i in memchr::memchr_iter(b'\n', bytes) {
+            let offset = self.read + i as u64;
+            let before = if i > 0 { bytes[i - 1] } else { self.last_byte };
+            let length = offset - self.line_start;
+            let blank = length == 0 || (length == 1 && before == b'\r');
+            self.pending.push_back((offset, blank));
+            self.line_start = offset + 1;
+        }
+        self.read += bytes.len() as u64;
+        if let Some(&last) = bytes.last() {
+            self.last_byte = last;
+        }
+    }
+
+    /// The line of the record the csv crate positions at `offset` (offsets only grow): the
+    /// first line at or after it that is not blank.
+    fn line_at(&mut self, offset: u64) -> u64 {
+        while let Some(&(newline, blank)) = self.pending.front() {
+            if newline >= offset && !blank {
+                break;
+            }
+            self.pending.pop_front();
+            self.passed += 1;
+        }
+        self.passed + 1
+    }
+}
+
+/// A reader noting its newlines in [`Lines`].
+struct NoteLines<R> {
+    inner: R,
+    lines: Arc<Mutex<Lines>>,
+}
+
+impl<R: Read> Read for NoteLines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .note(&buf[..n]);
+        Ok(n)
+    }
+}
+
 pub struct CsvRows {
-    records: ::csv::StringRecordsIntoIter<Box<dyn BufRead + Send>>,
+    records: ::csv::StringRecordsIntoIter<NoteLines<Box<dyn BufRead + Send>>>,
+    lines: Arc<Mutex<Lines>>,
     /// Per column: its header and what it becomes.
     columns: Vec<(String, Target)>,
     zone: Tz,
@@ -58,12 +126,16 @@ impl CsvRows {
         mapping: Option<ColumnMapping>,
         zone: Tz,
     ) -> Result<Self, ImportError> {
+        let lines = Arc::new(Mutex::new(Lines::default()));
         let mut csv = ::csv::ReaderBuilder::new()
             .flexible(false)
-            .from_reader(reader);
+            .from_reader(NoteLines {
+                inner: reader,
+                lines: lines.clone(),
+            });
         let headers: Vec<String> = csv
             .headers()
-            .map_err(|error| malformed(&error))?
+            .map_err(|error| malformed(&error, &lines))?
             .iter()
             .map(|h| h.trim_start_matches('\u{feff}').trim().to_owned())
             .collect();
@@ -84,6 +156,7 @@ impl CsvRows {
         }
         Ok(Self {
             records: csv.into_records(),
+            lines,
             columns,
             zone,
             time_format: mapping.and_then(|m| m.time_format),
@@ -152,9 +225,9 @@ impl Iterator for CsvRows {
     fn next(&mut self) -> Option<Self::Item> {
         let record = match self.records.next()? {
             Ok(record) => record,
-            Err(error) => return Some(Err(malformed(&error))),
+            Err(error) => return Some(Err(malformed(&error, &self.lines))),
         };
-        let line = record.position().map_or(0, |p| p.line());
+        let line = line_at(&self.lines, record.position().map_or(0, |p| p.byte()));
         let event = self.row(&record).and_then(|input| {
             input.validate(self.zone, "").map_err(|errors| {
                 // Name the file's columns, not the template's fields.
@@ -168,8 +241,15 @@ impl Iterator for CsvRows {
     }
 }
 
-fn malformed(error: &::csv::Error) -> ImportError {
-    let line = error.position().map_or(1, |p| p.line());
+fn line_at(lines: &Mutex<Lines>, offset: u64) -> u64 {
+    lines
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .line_at(offset)
+}
+
+fn malformed(error: &::csv::Error, lines: &Mutex<Lines>) -> ImportError {
+    let line = error.position().map_or(1, |p| line_at(lines, p.byte()));
     ImportError::Malformed {
         line,
         message: format!("not valid CSV: {error}"),
@@ -319,6 +399,22 @@ mod tests {
         let reader: Box<dyn BufRead + Send> =
             Box::new(std::io::Cursor::new(text.as_bytes().to_vec()));
         CsvRows::new(reader, mapping, Tz::UTC)?.collect()
+    }
+
+    #[test]
+    fn blank_lines_count_in_line_numbers() {
+        let parsed = rows(
+            "case_id,activity,event_time\n\nC1,Case Created,2026-01-05T10:00:00Z\n\n\r\nC2,Case Closed,nope\n",
+            None,
+        )
+        .unwrap();
+        let lines: Vec<u64> = parsed.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [3, 6]);
+        let short_row = "case_id,activity,event_time\n\r\n\nC1,Case Created\n";
+        match rows(short_row, None) {
+            Err(ImportError::Malformed { line, .. }) => assert_eq!(line, 4),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
