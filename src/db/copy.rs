@@ -1,5 +1,6 @@
-//! Rows for `COPY ... FROM STDIN` in PostgreSQL's text format, the bulk path of imports and
-//! batch scoring (several times faster than multi-row INSERTs).
+//! Rows for `COPY ... FROM STDIN`, the bulk path of imports and batch scoring (several times
+//! faster than multi-row INSERTs): PostgreSQL's text format for imports, its binary format for
+//! the millions of scores of a batch run.
 
 use std::fmt::Write as _;
 

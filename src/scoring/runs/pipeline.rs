@@ -6,9 +6,10 @@
 //!    and spills `(account id, probability)` to an anonymous temporary file. Features never
 //!    outlive their chunk, so memory does not grow with the file beyond those 8 bytes.
 //! 2. **Cut deciles** on all probabilities (`pd.qcut` rule).
-//! 3. **Store** in one transaction: COPY the spilled scores with their deciles into the run's
-//!    own table, index it, attach it to `account_scores`, record the run (and, if asked, make
-//!    it the model's decile reference), commit. A failure anywhere stores no score.
+//! 3. **Store** in one transaction: COPY (binary format) the spilled scores with their deciles
+//!    into the run's own table, index it, attach it to `account_scores`, record the run (and,
+//!    if asked, make it the model's decile reference), commit. A failure anywhere stores no
+//!    score.
 
 use std::{
     collections::BTreeMap,
