@@ -529,34 +529,62 @@ async fn unusable_files_fail_clearly() {
     );
     assert!(!partition_exists(&app, run["id"].as_i64().unwrap()).await);
 
-    // A feature column missing from the header.
+    // A header the model cannot use is refused at once (422), and no run is created: a
+    // feature column missing, an empty file, no account id column; gzip is read the same.
     let without_last: String = head
         .lines()
         .map(|l| format!("{}\n", &l[..l.rfind(',').unwrap()]))
         .collect();
-    let run = start_run(&app, "", "short.csv", without_last.as_bytes()).await;
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gzip.write_all(without_last.as_bytes()).unwrap();
+    let runs_before = app
+        .get("/v1/scoring-runs", Some(&app.keys.viewer))
+        .await
+        .json();
+    for (name, body, needle) in [
+        (
+            "short.csv",
+            without_last.as_bytes().to_vec(),
+            "lacks 1 of the model's features",
+        ),
+        (
+            "short.csv.gz",
+            gzip.finish().unwrap(),
+            "lacks 1 of the model's features",
+        ),
+        ("f.csv", Vec::new(), "empty"),
+        ("f.csv", b"x,y\n1,2\n".to_vec(), "account id column"),
+    ] {
+        let problem = app
+            .post_file(
+                "/v1/scoring-runs?wait=true",
+                Some(&app.keys.admin),
+                name,
+                &body,
+                None,
+            )
+            .await
+            .problem(StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(problem["errors"][0]["field"], "file", "{problem}");
+        let message = problem["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{needle}: {problem}");
+    }
+    let runs_after = app
+        .get("/v1/scoring-runs", Some(&app.keys.viewer))
+        .await
+        .json();
+    assert_eq!(runs_after, runs_before, "a refused file creates no run");
+
+    // A header alone is a run that fails: there is no account to score.
+    let run = start_run(&app, "", "f.csv", head.lines().next().unwrap().as_bytes()).await;
     assert_eq!(run["status"], "failed");
     assert!(
         run["error"]
             .as_str()
             .unwrap()
-            .contains("lacks 1 of the model's features"),
+            .contains("no account to score"),
         "{run}"
     );
-
-    // Empty, header only, no account id column.
-    for (body, needle) in [
-        ("", "empty"),
-        (head.lines().next().unwrap(), "no account to score"),
-        ("x,y\n1,2\n", "account id column"),
-    ] {
-        let run = start_run(&app, "", "f.csv", body.as_bytes()).await;
-        assert_eq!(run["status"], "failed");
-        assert!(
-            run["error"].as_str().unwrap().contains(needle),
-            "{needle}: {run}"
-        );
-    }
 
     // A NUL in a cell (PostgreSQL cannot store one) is a bad row like any other.
     let mut lines: Vec<String> = head.lines().map(str::to_owned).collect();

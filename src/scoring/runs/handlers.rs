@@ -177,6 +177,7 @@ pub struct PopulationForm {
         (status = 200, description = "Finished (wait=true), successfully or not", body = ScoringRunResponse),
         (status = 400, description = "Not a multipart form with a file part", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Larger than IMPORT_LIMIT_BYTES", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The file is empty, unreadable, or its header lacks the account id column or a model feature (the `file` error says which); no run is created", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "No active model", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn post_scoring_runs(
@@ -189,6 +190,18 @@ pub async fn post_scoring_runs(
     let model = state.models.active().ok_or_else(|| {
         ApiError::unavailable("no model is active: upload and activate one first", 5)
     })?;
+    // A file the model cannot read at all is refused now, not as a failed run later.
+    let (checked_model, path) = (model.clone(), upload.path.to_path_buf());
+    let header_problem =
+        tokio::task::spawn_blocking(move || pipeline::header_problem(&checked_model, &path))
+            .await
+            .map_err(ApiError::internal)?;
+    if let Some(problem) = header_problem {
+        return Err(ApiError::validation(
+            "the file cannot be scored with the active model",
+            vec![FieldError::new("file", problem)],
+        ));
+    }
     let run_id = store::create_run(
         &state.db,
         model.id,

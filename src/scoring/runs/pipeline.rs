@@ -449,34 +449,62 @@ impl<R: Read> Read for CountingReader<'_, R> {
     }
 }
 
-/// Phase 1: reads, parses and predicts the whole file on every core.
-fn score_file(model: &LoadedModel, path: &Path, progress: &Progress) -> Result<Scored, RunFailure> {
-    let unreadable = |e: io::Error| RunFailure::Input(format!("cannot read the file: {e}"));
-    let file = File::open(path).map_err(unreadable)?;
-    let size = file.metadata().map_err(unreadable)?.len();
-    progress.total_bytes.store(size, Ordering::Relaxed);
+/// The file as bytes, un-gzipped when it starts with gzip's magic number, counting what is
+/// read in `counter`; and its size.
+fn open_input<'a>(
+    path: &Path,
+    counter: &'a AtomicU64,
+) -> io::Result<(u64, Box<dyn Read + Send + 'a>)> {
+    let file = File::open(path)?;
+    let size = file.metadata()?.len();
     let mut buffered = BufReader::with_capacity(
         1 << 20,
         CountingReader {
             inner: file,
-            counter: &progress.bytes_read,
+            counter,
         },
     );
-    let gzip = buffered
-        .fill_buf()
-        .map_err(unreadable)?
-        .starts_with(&[0x1f, 0x8b]);
-    let source: Box<dyn Read + Send + '_> = if gzip {
+    let gzip = buffered.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+    let source: Box<dyn Read + Send + 'a> = if gzip {
         Box::new(MultiGzDecoder::new(buffered))
     } else {
         Box::new(buffered)
     };
-    let mut chunks = ChunkReader::new(source);
+    Ok((size, source))
+}
+
+fn unreadable(error: io::Error) -> RunFailure {
+    RunFailure::Input(format!("cannot read the file: {error}"))
+}
+
+/// Reads the header and finds the model's features among its columns.
+fn read_columns<R: Read>(
+    chunks: &mut ChunkReader<R>,
+    model: &LoadedModel,
+) -> Result<Columns, RunFailure> {
     let header = chunks
         .header()
         .map_err(unreadable)?
         .ok_or_else(|| RunFailure::Input("the file is empty: it needs a header row".into()))?;
-    let columns = Columns::resolve(&header, &model.feature_names).map_err(RunFailure::Input)?;
+    Columns::resolve(&header, &model.feature_names).map_err(RunFailure::Input)
+}
+
+/// What keeps `model` from scoring the file at `path`, judged by its header alone (reads
+/// only the first block), so that an upload can be refused before a run starts.
+pub fn header_problem(model: &LoadedModel, path: &Path) -> Option<String> {
+    let counter = AtomicU64::new(0);
+    let checked = open_input(path, &counter)
+        .map_err(unreadable)
+        .and_then(|(_, source)| read_columns(&mut ChunkReader::new(source), model));
+    checked.err().map(|failure| failure.to_string())
+}
+
+/// Phase 1: reads, parses and predicts the whole file on every core.
+fn score_file(model: &LoadedModel, path: &Path, progress: &Progress) -> Result<Scored, RunFailure> {
+    let (size, source) = open_input(path, &progress.bytes_read).map_err(unreadable)?;
+    progress.total_bytes.store(size, Ordering::Relaxed);
+    let mut chunks = ChunkReader::new(source);
+    let columns = read_columns(&mut chunks, model)?;
 
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
