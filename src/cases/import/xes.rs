@@ -293,17 +293,17 @@ mod tests {
   <global scope="event"><string key="concept:name" value="__INVALID__"/></global>
   <classifier name="Activity" keys="concept:name lifecycle:transition"/>
   <trace>
-    <string key="concept:name" value="1-364285768"/>
+    <string key="concept:name" value="CAS-0042"/>
     <event>
-      <string key="concept:name" value="Accepted"/>
-      <string key="lifecycle:transition" value="In Progress"/>
-      <date key="time:timestamp" value="2010-03-31T16:59:42+02:00"/>
-      <string key="org:resource" value="Frederic"/>
+      <string key="concept:name" value="Triage"/>
+      <string key="lifecycle:transition" value="start"/>
+      <date key="time:timestamp" value="2026-03-02T11:30:05+02:00"/>
+      <string key="org:resource" value="agent-7"/>
       <int key="impact" value="3"/>
       <list key="tags"><string key="x" value="y"/></list>
     </event>
     <event>
-      <string key="concept:name" value="Completed"/>
+      <string key="concept:name" value="Resolved"/>
       <date key="time:timestamp" value="broken"/>
     </event>
   </trace>
@@ -323,10 +323,10 @@ mod tests {
         let first = rows[0].as_ref().unwrap();
         assert_eq!(first.line, 7);
         let event = first.event.as_ref().unwrap();
-        assert_eq!(event.case_id, "1-364285768");
-        assert_eq!(event.activity, "Accepted+In Progress");
-        assert_eq!(event.event_time.to_rfc3339(), "2010-03-31T14:59:42+00:00");
-        assert_eq!(event.agent.as_deref(), Some("Frederic"));
+        assert_eq!(event.case_id, "CAS-0042");
+        assert_eq!(event.activity, "Triage+start");
+        assert_eq!(event.event_time.to_rfc3339(), "2026-03-02T09:30:05+00:00");
+        assert_eq!(event.agent.as_deref(), Some("agent-7"));
         assert_eq!(event.attributes.get("impact"), Some(&Value::from(3)));
         // A list has no value of its own and its children are not event attributes.
         assert!(!event.attributes.contains_key("tags") && !event.attributes.contains_key("x"));
