@@ -170,12 +170,7 @@ async fn invalid_events_store_nothing_and_name_every_field() {
         )
         .await;
     let problem = reply.problem(StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = common::strings(&problem["errors"], "field");
     assert_eq!(
         fields,
         [
@@ -290,12 +285,7 @@ async fn cases_are_listed_with_filters_and_keyset_pages() {
         )
         .await
         .json();
-    let ids: Vec<&str> = chats["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["case_id"].as_str().unwrap())
-        .collect();
+    let ids = common::strings(&chats["cases"], "case_id");
     assert_eq!(ids, ["L5", "L3"], "newest first by default");
     let bad = app
         .get("/v1/cases?limit=0&cursor=zzz&state=lost", admin)
@@ -386,12 +376,7 @@ async fn an_import_with_bad_rows_stores_nothing_unless_allowed() {
         ),
         (Some(3), Some("activity"))
     );
-    let fields: Vec<&str> = bad[1]["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = common::strings(&bad[1]["errors"], "field");
     assert_eq!(
         (bad[1]["line"].as_u64(), fields),
         (Some(4), vec!["event_time", "csat"])
@@ -542,12 +527,7 @@ async fn the_running_example_through_the_api_twice() {
     // Every case's span, read through the API, against pm4py's whole-table digest.
     let expected = common::fixture("eventlogs/running-example.json");
     let listed = app.get("/v1/cases?limit=100", admin).await.json();
-    let ids: Vec<&str> = listed["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["case_id"].as_str().unwrap())
-        .collect();
+    let ids = common::strings(&listed["cases"], "case_id");
     assert_eq!(ids.len(), 6);
     let mut spans = Vec::new();
     for case_id in ids {

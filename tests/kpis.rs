@@ -269,10 +269,7 @@ async fn time_series_buckets_follow_local_days_across_dst() {
         .await
         .json();
     let points = series["series"][0]["points"].as_array().unwrap();
-    let starts: Vec<&str> = points
-        .iter()
-        .map(|p| p["start"].as_str().unwrap())
-        .collect();
+    let starts = common::strings(&series["series"][0]["points"], "start");
     assert_eq!(
         starts,
         [
@@ -297,12 +294,7 @@ async fn time_series_buckets_follow_local_days_across_dst() {
         )
         .await
         .json();
-    let starts: Vec<&str> = hours["series"][0]["points"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["start"].as_str().unwrap())
-        .collect();
+    let starts = common::strings(&hours["series"][0]["points"], "start");
     assert_eq!(
         starts,
         [

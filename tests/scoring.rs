@@ -210,12 +210,7 @@ async fn invalid_features_are_422_listing_every_field() {
         )
         .await;
     let problem = reply.problem(StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = common::strings(&problem["errors"], "field");
     assert_eq!(
         fields,
         // In the order sent (json! sorts object keys).

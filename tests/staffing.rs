@@ -85,12 +85,7 @@ async fn invalid_inputs_name_their_fields() {
         .post_json("/v1/staffing/erlang-c", Some(&app.keys.viewer), request)
         .await;
     let problem = reply.problem(StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = common::strings(&problem["errors"], "field");
     assert!(
         fields.contains(&"calls")
             && fields.contains(&"aht_s")

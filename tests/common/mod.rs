@@ -400,6 +400,21 @@ pub fn eventlogs() -> Option<std::path::PathBuf> {
     }
 }
 
+/// The string `key` of every element of the JSON array `array`, in order (each error's
+/// `field`, each case's `case_id`, ...).
+pub fn strings<'a>(array: &'a serde_json::Value, key: &str) -> Vec<&'a str> {
+    array
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {array}"))
+        .iter()
+        .map(|e| {
+            e[key]
+                .as_str()
+                .unwrap_or_else(|| panic!("no string `{key}` in {e}"))
+        })
+        .collect()
+}
+
 /// A committed JSON fixture, by its path under `tests/fixtures/`.
 pub fn fixture(path: &str) -> serde_json::Value {
     let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
