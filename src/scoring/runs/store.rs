@@ -179,8 +179,10 @@ fn partition(run_id: i64) -> String {
 /// Creates the run's own table, shaped like `account_scores`; scores are COPYed into it.
 pub async fn create_partition(conn: &mut PgConnection, run_id: i64) -> sqlx::Result<String> {
     let table = partition(run_id);
+    // The CHECK proves the partition bound, so ATTACH need not scan the rows to validate it
+    // (about 60 ms per million).
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "CREATE TABLE {table} (LIKE account_scores INCLUDING CONSTRAINTS)"
+        "CREATE TABLE {table} (LIKE account_scores INCLUDING CONSTRAINTS, CHECK (run_id = {run_id}))"
     )))
     .execute(&mut *conn)
     .await?;
