@@ -338,6 +338,63 @@ impl ParsedChunk {
 /// Parses a chunk's records. A record with any problem is a bad row (all its problems in one
 /// message); good records are appended to the result.
 pub fn parse_chunk(columns: &Columns, chunk: &Chunk) -> ParsedChunk {
+    parse_plain_chunk(columns, chunk).unwrap_or_else(|| parse_csv_chunk(columns, chunk))
+}
+
+/// The common case without the csv crate: no quote and no carriage return anywhere in the
+/// chunk (so a record is a line and a field is what lies between commas), and every record
+/// good. `None` otherwise, and the chunk is read again by [`parse_csv_chunk`], which names
+/// each problem. Splitting on `memchr`'s fast search this way halves the parse time.
+fn parse_plain_chunk(columns: &Columns, chunk: &Chunk) -> Option<ParsedChunk> {
+    let bytes = chunk.bytes.as_slice();
+    if memchr::memchr2(b'"', b'\r', bytes).is_some() {
+        return None;
+    }
+    let mut parsed = ParsedChunk {
+        sequence: chunk.sequence,
+        ..ParsedChunk::default()
+    };
+    // What each column of the file feeds: the account id, a feature, or nothing.
+    let mut feature_of_column = vec![None; columns.names.len()];
+    for &(column, feature) in &columns.features {
+        feature_of_column[column] = Some(feature);
+    }
+    let mut row = vec![f64::NAN; columns.num_features];
+    // Blank lines are skipped, as the csv crate does.
+    for line in bytes.split(|&b| b == b'\n').filter(|line| !line.is_empty()) {
+        let mut fields = 0;
+        let mut start = 0;
+        for end in memchr::memchr_iter(b',', line).chain(std::iter::once(line.len())) {
+            let cell = &line[start..end];
+            if fields == columns.account_id {
+                let id = std::str::from_utf8(cell).ok()?;
+                if account_id_problem(id).is_some() {
+                    return None;
+                }
+                parsed.ids.push_str(id);
+            } else if let Some(feature) = *feature_of_column.get(fields)? {
+                let cell = cell.trim_ascii();
+                row[feature] = if cell.is_empty() {
+                    f64::NAN
+                } else {
+                    Some(parse_number(cell)?).filter(|v| v.is_finite())?
+                };
+            }
+            fields += 1;
+            start = end + 1;
+        }
+        if fields != columns.names.len() {
+            return None;
+        }
+        parsed.records += 1;
+        parsed.id_ends.push(parsed.ids.len());
+        parsed.features.extend_from_slice(&row);
+    }
+    Some(parsed)
+}
+
+/// [`parse_chunk`] with the csv crate: quotes, carriage returns, bad rows.
+fn parse_csv_chunk(columns: &Columns, chunk: &Chunk) -> ParsedChunk {
     let mut parsed = ParsedChunk {
         sequence: chunk.sequence,
         ..ParsedChunk::default()
@@ -770,5 +827,63 @@ mod tests {
         let fields: Vec<&str> = bad.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, vec!["account_id", "a", "b"]);
         assert_eq!(bad.errors[1].message, "`x` is not a number");
+    }
+
+    /// Ids, features (bits, so NaN equals NaN), records and bad rows of a parse.
+    fn summary(parsed: &ParsedChunk) -> (Vec<&str>, Vec<u64>, u64, Vec<BadRow>) {
+        (
+            parsed.account_ids().collect(),
+            parsed.features.iter().map(|v| v.to_bits()).collect(),
+            parsed.records,
+            parsed.bad_rows.clone(),
+        )
+    }
+
+    #[test]
+    fn the_plain_path_reads_what_the_csv_crate_reads() {
+        let model = names(&["a", "b"]);
+        let header = ByteRecord::from(vec!["skip", "b", "account_id", "a"]);
+        let columns = Columns::resolve(&header, &model).unwrap();
+        let chunk = |text: &str| Chunk {
+            sequence: 3,
+            first_line: 2,
+            bytes: text.as_bytes().to_vec(),
+        };
+        let plain = [
+            "t,1,x,2\ns,,y,-0.5\n",
+            "\n\nt, 7 ,x,2.25\n\nu,1e3,y,\n\n",
+            "q,1,ü-7,2",
+            "q,-0,é,+3.\n,,z,.5\n",
+            "",
+        ];
+        for text in plain {
+            let chunk = chunk(text);
+            let fast = parse_plain_chunk(&columns, &chunk).expect(text);
+            assert_eq!(
+                summary(&fast),
+                summary(&parse_csv_chunk(&columns, &chunk)),
+                "{text:?}"
+            );
+            assert_eq!(fast.sequence, 3);
+        }
+        // Quotes, carriage returns and any bad row are left to the csv crate.
+        let other = [
+            "t,1,\"x\",2\n",
+            "t,1,x,2\r\n",
+            "t,1,x\n",
+            "t,1,x,2,9\n",
+            "t,1,,2\n",
+            "t,one,x,2\n",
+            "t,1,x,inf\n",
+            "t,1,x,2\nt,1,y,\u{0}\n",
+        ];
+        for text in other {
+            let chunk = chunk(text);
+            assert!(parse_plain_chunk(&columns, &chunk).is_none(), "{text:?}");
+            assert_eq!(
+                summary(&parse_chunk(&columns, &chunk)),
+                summary(&parse_csv_chunk(&columns, &chunk))
+            );
+        }
     }
 }
