@@ -420,41 +420,6 @@ fn cell_value(cell: &[u8]) -> Option<f64> {
     parse_number(cell).filter(|v| v.is_finite())
 }
 
-/// A plain decimal (sign, digits, at most one point) at the start of `bytes`, ended by a
-/// comma or the end: its value, exactly as [`parse_number`] reads it, and its length. `None`
-/// for anything else, left to the general path.
-#[inline]
-fn leading_decimal(bytes: &[u8]) -> Option<(f64, usize)> {
-    let (negative, mut i) = match bytes.first() {
-        Some(b'-') => (true, 1),
-        Some(b'+') => (false, 1),
-        _ => (false, 0),
-    };
-    let (mut mantissa, mut digit_count, mut point) = (0_u64, 0, None);
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'0'..=b'9' => {
-                mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
-                digit_count += 1;
-            }
-            b'.' if point.is_none() => point = Some(i),
-            b',' => break,
-            _ => return None,
-        }
-        i += 1;
-    }
-    let scale = point.map_or(0, |p| i - p - 1);
-    if digit_count == 0
-        || digit_count > 19
-        || mantissa >= 1 << 53
-        || scale >= EXACT_POWERS_OF_TEN.len()
-    {
-        return None;
-    }
-    let value = mantissa as f64 / EXACT_POWERS_OF_TEN[scale];
-    Some((if negative { -value } else { value }, i))
-}
-
 /// [`parse_chunk`] with the csv crate: quotes, carriage returns, bad rows.
 fn parse_csv_chunk(columns: &Columns, chunk: &Chunk) -> ParsedChunk {
     let mut parsed = ParsedChunk {
@@ -619,38 +584,50 @@ const EXACT_POWERS_OF_TEN: [f64; 23] = [
 /// `f64`, so one division rounds exactly like a full parse (Clinger's fast path). Anything
 /// else (exponents, long digit strings, `inf`) goes through the standard parser.
 fn parse_number(cell: &[u8]) -> Option<f64> {
-    let (negative, digits) = match cell.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        Some((b'+', rest)) => (false, rest),
-        _ => (false, cell),
+    match leading_decimal(cell) {
+        // A comma inside a (quoted) cell ends the decimal early: not a plain number.
+        Some((value, len)) if len == cell.len() => Some(value),
+        _ => parse_number_slow(cell),
+    }
+}
+
+fn parse_number_slow(cell: &[u8]) -> Option<f64> {
+    std::str::from_utf8(cell).ok()?.parse().ok()
+}
+
+/// A plain decimal (sign, digits, at most one point) at the start of `bytes`, ended by a
+/// comma or the end: its value by Clinger's fast path (see [`parse_number`]) and its length.
+/// `None` for anything else, and for digits too many for the fast path to be exact.
+#[inline]
+fn leading_decimal(bytes: &[u8]) -> Option<(f64, usize)> {
+    let (negative, mut i) = match bytes.first() {
+        Some(b'-') => (true, 1),
+        Some(b'+') => (false, 1),
+        _ => (false, 0),
     };
-    let mut mantissa: u64 = 0;
-    let mut digit_count = 0;
-    let mut fraction_digits = None;
-    for (i, &b) in digits.iter().enumerate() {
+    let (mut mantissa, mut digit_count, mut point) = (0_u64, 0, None);
+    while let Some(&b) = bytes.get(i) {
         match b {
             b'0'..=b'9' => {
                 mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
                 digit_count += 1;
             }
-            b'.' if fraction_digits.is_none() => fraction_digits = Some(digits.len() - i - 1),
-            _ => return parse_number_slow(cell),
+            b'.' if point.is_none() => point = Some(i),
+            b',' => break,
+            _ => return None,
         }
+        i += 1;
     }
-    let scale = fraction_digits.unwrap_or(0);
+    let scale = point.map_or(0, |p| i - p - 1);
     if digit_count == 0
         || digit_count > 19
         || mantissa >= 1 << 53
         || scale >= EXACT_POWERS_OF_TEN.len()
     {
-        return parse_number_slow(cell);
+        return None;
     }
     let value = mantissa as f64 / EXACT_POWERS_OF_TEN[scale];
-    Some(if negative { -value } else { value })
-}
-
-fn parse_number_slow(cell: &[u8]) -> Option<f64> {
-    std::str::from_utf8(cell).ok()?.parse().ok()
+    Some((if negative { -value } else { value }, i))
 }
 
 /// The header's column names, trimmed; a UTF-8 byte order mark before the first is dropped.
