@@ -478,13 +478,13 @@ mod tests {
         };
         let rows = rows(
             "number,incident_state,sys_updated_at,assigned_to,made_sla,noise\n\
-             INC1,New,5/3/2016 12:00,?,true,x\n\
-             INC1,Closed,31/2/2016 12:00,,false,x\n",
+             INC1,New,5/3/2026 12:00,?,true,x\n\
+             INC1,Closed,31/2/2026 12:00,,false,x\n",
             Some(mapping),
         )
         .unwrap();
         let event = rows[0].event.as_ref().unwrap();
-        assert_eq!(event.event_time.to_rfc3339(), "2016-03-05T12:00:00+00:00");
+        assert_eq!(event.event_time.to_rfc3339(), "2026-03-05T12:00:00+00:00");
         assert_eq!(event.agent.as_deref(), Some("?"));
         assert_eq!(event.attributes.len(), 1);
         assert_eq!(event.event_id.as_deref(), Some("INC1|x"));
