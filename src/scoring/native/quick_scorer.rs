@@ -74,6 +74,15 @@ pub(super) struct Split {
 }
 
 impl Split {
+    /// The nodes of this split that send the row `direction`.
+    #[inline(always)]
+    fn towards(self, direction: Direction) -> Entries {
+        match direction {
+            Direction::Right => self.right,
+            Direction::Left => self.left,
+        }
+    }
+
     #[inline(always)]
     fn select(condition: bool, a: Self, b: Self) -> Self {
         Split {
@@ -146,7 +155,8 @@ pub(super) enum Direction {
 pub(super) struct Scratch {
     splits: Vec<Split>,
     leaves: Vec<u64>,
-    block_splits: Vec<[Split; LANES]>,
+    /// `LANES` rows' splits, row after row.
+    block_splits: Vec<Split>,
     block_leaves: Vec<Lanes>,
 }
 
@@ -390,7 +400,7 @@ impl QuickScorer {
         scratch.leaves.resize(self.all_leaves.len(), 0);
         scratch
             .block_splits
-            .resize(self.features.len(), [Split::default(); LANES]);
+            .resize(LANES * self.features.len(), Split::default());
         scratch
             .block_leaves
             .resize(self.all_leaves.len(), Lanes::default());
@@ -465,6 +475,15 @@ impl QuickScorer {
         (right, left)
     }
 
+    /// The masks of nodes sending a row `direction`, and the leaf outputs their surviving
+    /// bits index.
+    fn towards(&self, direction: Direction) -> (&[u64], &[f64]) {
+        match direction {
+            Direction::Right => (&self.went_right, &self.leaf_values),
+            Direction::Left => (&self.went_left, &self.leaf_values_mirrored),
+        }
+    }
+
     /// The direction with fewer nodes to apply.
     fn cheaper(right: usize, left: usize) -> Direction {
         if right <= left {
@@ -479,15 +498,9 @@ impl QuickScorer {
     #[inline(always)]
     fn apply(&self, splits: &[Split], direction: Direction, leaves: &mut [u64]) -> &[f64] {
         leaves.copy_from_slice(&self.all_leaves);
-        let (masks, values) = match direction {
-            Direction::Right => (&self.went_right, &self.leaf_values),
-            Direction::Left => (&self.went_left, &self.leaf_values_mirrored),
-        };
+        let (masks, values) = self.towards(direction);
         for s in splits {
-            let (a, b) = match direction {
-                Direction::Right => s.right.bounds(),
-                Direction::Left => s.left.bounds(),
-            };
+            let (a, b) = s.towards(direction).bounds();
             for (&t, &mask) in self.tree[a..b].iter().zip(&masks[a..b]) {
                 // SAFETY: `build` checked that every entry's tree is below the number of
                 // trees, and `leaves` has one bitvector per tree (`copy_from_slice` above
@@ -602,29 +615,26 @@ impl QuickScorer {
         num_features: usize,
         scratch: &mut Scratch,
     ) -> [f64; LANES] {
+        let used = self.features.len();
         let (mut right, mut left) = (0, 0);
-        for (lane, row) in rows.chunks_exact(num_features).enumerate() {
-            for (f, splits) in self.features.iter().zip(scratch.block_splits.iter_mut()) {
-                let s = self.split(f, row[f.index]);
-                right += s.right.len();
-                left += s.left.len();
-                splits[lane] = s;
-            }
+        for (row, splits) in rows
+            .chunks_exact(num_features)
+            .zip(scratch.block_splits.chunks_exact_mut(used))
+        {
+            let (r, l) = self.resolve(row, splits);
+            right += r;
+            left += l;
         }
         let direction = Self::cheaper(right, left);
-        let (masks, values) = match direction {
-            Direction::Right => (&self.went_right, &self.leaf_values),
-            Direction::Left => (&self.went_left, &self.leaf_values_mirrored),
-        };
+        let (masks, values) = self.towards(direction);
+        let splits = &scratch.block_splits;
         let leaves = &mut scratch.block_leaves[..self.all_leaves.len()];
         for (lanes, &all) in leaves.iter_mut().zip(&self.all_leaves) {
             *lanes = Lanes([all; LANES]);
         }
-        for splits in &scratch.block_splits {
-            let ranges = splits.map(|s| match direction {
-                Direction::Right => s.right.bounds(),
-                Direction::Left => s.left.bounds(),
-            });
+        for f in 0..used {
+            let ranges =
+                std::array::from_fn(|lane| splits[lane * used + f].towards(direction).bounds());
             self.apply_lanes::<AVX2>(ranges, masks, leaves);
         }
         let mut sums = [0.0; LANES];
