@@ -375,7 +375,7 @@ fn parse_plain_chunk(columns: &Columns, chunk: &Chunk) -> Option<ParsedChunk> {
                 }
                 parsed.ids.push_str(id);
                 if let Some(feature) = feature {
-                    row[feature] = cell_value(&rest[..len])?;
+                    row[feature] = cell_value(&rest[..len]).ok()?;
                 }
                 len
             } else if let Some(feature) = feature {
@@ -386,7 +386,7 @@ fn parse_plain_chunk(columns: &Columns, chunk: &Chunk) -> Option<ParsedChunk> {
                     }
                     None => {
                         let len = field_len(rest);
-                        row[feature] = cell_value(&rest[..len])?;
+                        row[feature] = cell_value(&rest[..len]).ok()?;
                         len
                     }
                 }
@@ -410,14 +410,24 @@ fn parse_plain_chunk(columns: &Columns, chunk: &Chunk) -> Option<ParsedChunk> {
     Some(parsed)
 }
 
-/// A feature cell's value as [`read_record`] takes it (empty: missing), or `None` for a
-/// cell it would report.
-fn cell_value(cell: &[u8]) -> Option<f64> {
+/// Why a feature cell has no value.
+enum CellProblem<'a> {
+    NotFinite,
+    /// The cell, trimmed.
+    NotANumber(&'a [u8]),
+}
+
+/// A feature cell's value: trimmed, empty is missing (NaN), otherwise a finite number.
+fn cell_value(cell: &[u8]) -> Result<f64, CellProblem<'_>> {
     let cell = cell.trim_ascii();
     if cell.is_empty() {
-        return Some(f64::NAN);
+        return Ok(f64::NAN);
     }
-    parse_number(cell).filter(|v| v.is_finite())
+    match parse_number(cell) {
+        Some(value) if value.is_finite() => Ok(value),
+        Some(_) => Err(CellProblem::NotFinite),
+        None => Err(CellProblem::NotANumber(cell)),
+    }
 }
 
 /// [`parse_chunk`] with the csv crate: quotes, carriage returns, bad rows.
@@ -544,31 +554,19 @@ fn read_record(
         problems.push(FieldError::new(&columns.names[columns.account_id], problem));
     }
     for &(column, feature) in &columns.features {
-        let cell = record[column].trim_ascii();
-        row[feature] = if cell.is_empty() {
+        row[feature] = cell_value(&record[column]).unwrap_or_else(|problem| {
+            let message = match problem {
+                CellProblem::NotFinite => {
+                    "not a finite number (leave the cell empty for a missing value)".to_owned()
+                }
+                CellProblem::NotANumber(cell) => format!(
+                    "`{}` is not a number",
+                    String::from_utf8_lossy(cell).escape_debug()
+                ),
+            };
+            problems.push(FieldError::new(&columns.names[column], message));
             f64::NAN
-        } else {
-            match parse_number(cell) {
-                Some(value) if value.is_finite() => value,
-                Some(_) => {
-                    problems.push(FieldError::new(
-                        &columns.names[column],
-                        "not a finite number (leave the cell empty for a missing value)",
-                    ));
-                    f64::NAN
-                }
-                None => {
-                    problems.push(FieldError::new(
-                        &columns.names[column],
-                        format!(
-                            "`{}` is not a number",
-                            String::from_utf8_lossy(cell).escape_debug()
-                        ),
-                    ));
-                    f64::NAN
-                }
-            }
-        };
+        });
     }
 }
 
