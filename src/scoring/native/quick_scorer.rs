@@ -6,7 +6,9 @@
 //! every node that sends the row right clears the leaves of its left subtree; the exit leaf
 //! is then the lowest surviving bit. The nodes of one feature, sorted by threshold, send a
 //! value right exactly when `threshold < value`, so they are a prefix of the feature's list,
-//! found by binary search and applied as a straight loop of `and`s.
+//! found by a search over the feature's distinct thresholds ([`ThresholdSearch`], all
+//! features' searches a level at a time so that their reads overlap) and applied as a
+//! straight loop of `and`s.
 //!
 //! The mirror image holds too: nodes that send the row left clear their right subtree and
 //! the exit leaf is the rightmost survivor (numbering leaves from the right for these
@@ -100,11 +102,7 @@ struct Feature {
     index: usize,
     /// Numerical nodes, sorted by threshold.
     ordered: (u32, u32),
-    /// Where the distinct thresholds of those nodes start in `distinct` (padded to
-    /// `2^steps - 1` values), and where in `entries_below` the count of nodes below each
-    /// of them starts.
-    distinct: u32,
-    steps: u32,
+    /// Where in `entries_below` the count of nodes below each distinct threshold starts.
     below: u32,
     /// Split for NaN (and, for a categorical feature, for every value outside its lists).
     nan: Split,
@@ -126,9 +124,16 @@ pub(super) struct QuickScorer {
     tree: Vec<u32>,
     went_right: Vec<u64>,
     went_left: Vec<u64>,
-    /// Distinct thresholds of each numerical feature, ascending, and for each of them
-    /// the number of the feature's nodes with a lower threshold (plus all of them).
-    distinct: Vec<f64>,
+    /// Each numerical feature's distinct thresholds, as searched.
+    thresholds: ThresholdSearch,
+    /// The first line of each level of every feature's search, level by level (top level
+    /// first) and feature by feature within a level. All features take `depth` levels:
+    /// the extra top levels of a shallower search (and all levels of a categorical
+    /// feature) are `NO_THRESHOLDS`, where every value is below none and stays in line 0.
+    search: Vec<u32>,
+    depth: usize,
+    /// Per distinct threshold of each numerical feature, the number of the feature's
+    /// nodes with a lower threshold (and then all of them).
     entries_below: Vec<u32>,
     /// Split of each category of each categorical feature.
     category_splits: Vec<Split>,
@@ -154,6 +159,8 @@ pub(super) enum Direction {
 #[derive(Debug, Default)]
 pub(super) struct Scratch {
     splits: Vec<Split>,
+    /// Per used feature, its position in its threshold search.
+    positions: Vec<usize>,
     leaves: Vec<u64>,
     /// `LANES` rows' splits, row after row.
     block_splits: Vec<Split>,
@@ -165,6 +172,101 @@ pub(super) struct Scratch {
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C, align(32))]
 struct Lanes([u64; LANES]);
+
+/// Thresholds per line of a threshold search.
+const LINE: usize = 8;
+/// The line of a [`ThresholdSearch`] that holds no threshold (all +inf).
+const NO_THRESHOLDS: u32 = 0;
+
+/// Sorted thresholds searched a cache line at a time, a tree with up to nine children per
+/// node: a feature with 255 distinct thresholds takes three reads instead of eight.
+#[derive(Debug)]
+struct ThresholdSearch {
+    /// Line `NO_THRESHOLDS`, then each feature's levels.
+    lines: Vec<Line>,
+}
+
+impl ThresholdSearch {
+    fn new() -> Self {
+        Self {
+            lines: vec![Line([f64::INFINITY; LINE])],
+        }
+    }
+
+    /// Adds the search over a feature's `distinct` thresholds (ascending, at least one)
+    /// and returns the first line of each of its levels, top level first.
+    ///
+    /// The bottom level is the thresholds, padded with +inf (which no value is below) to
+    /// whole lines of eight; each level above holds the first threshold of every line of
+    /// the level below but the first, until one line holds a level. A value below `c` of
+    /// a level's keys is in line `c` of the level below, so the search reads one line per
+    /// level and counts, in it, the keys below the value.
+    fn push(&mut self, distinct: Vec<f64>) -> Vec<u32> {
+        let mut levels = vec![distinct];
+        while levels.last().is_some_and(|keys| keys.len() > LINE) {
+            let below = levels.last().expect("checked above");
+            levels.push(below.iter().skip(LINE).step_by(LINE).copied().collect());
+        }
+        let mut firsts = Vec::with_capacity(levels.len());
+        for keys in levels.iter().rev() {
+            firsts.push(self.lines.len() as u32);
+            for chunk in keys.chunks(LINE) {
+                let mut line = Line([f64::INFINITY; LINE]);
+                line.0[..chunk.len()].copy_from_slice(chunk);
+                self.lines.push(line);
+            }
+        }
+        firsts
+    }
+
+    /// One level of a search: from the `position` reached in the level above (0 at the
+    /// top) to the position in the level whose first line is `first`. At the bottom
+    /// level the position is the number of thresholds below `v`.
+    #[inline(always)]
+    fn step(&self, first: u32, position: usize, v: f64) -> usize {
+        position * LINE + self.lines[first as usize + position].count_below(v)
+    }
+}
+
+/// Eight thresholds in one cache line: a search step compares a value with all of them.
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
+struct Line([f64; LINE]);
+
+impl Line {
+    /// How many of the thresholds are below `v` (none when `v` is NaN). They ascend, so
+    /// those below are the first few: the count is the trailing ones of the comparisons.
+    #[inline(always)]
+    fn count_below(&self, v: f64) -> usize {
+        (!self.below_mask(v) | 1 << LINE).trailing_zeros() as usize
+    }
+
+    /// Bit `i` set when threshold `i` is below `v`: four SSE2 comparisons (x86-64 always
+    /// has SSE2; the portable loop compiled to byte shuffling).
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn below_mask(&self, v: f64) -> u32 {
+        use std::arch::x86_64::{_mm_cmplt_pd, _mm_load_pd, _mm_movemask_pd, _mm_set1_pd};
+        let keys = self.0.as_ptr();
+        // SAFETY: SSE2 is part of x86-64. `Line` is 64 bytes aligned to 64, so each pair of
+        // keys is in bounds and 16-byte aligned.
+        unsafe {
+            let v = _mm_set1_pd(v);
+            let pair = |i: usize| _mm_movemask_pd(_mm_cmplt_pd(_mm_load_pd(keys.add(i)), v));
+            (pair(0) | pair(2) << 2 | pair(4) << 4 | pair(6) << 6) as u32
+        }
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    #[inline(always)]
+    fn below_mask(&self, v: f64) -> u32 {
+        let mut mask = 0;
+        for (i, &t) in self.0.iter().enumerate() {
+            mask |= u32::from(t < v) << i;
+        }
+        mask
+    }
+}
 
 /// Bits `lo..hi` of a `u64` (`lo < hi <= 64`).
 fn bit_range(lo: u32, hi: u32) -> u64 {
@@ -256,7 +358,9 @@ impl QuickScorer {
             tree: Vec::new(),
             went_right: Vec::new(),
             went_left: Vec::new(),
-            distinct: Vec::new(),
+            thresholds: ThresholdSearch::new(),
+            search: Vec::new(),
+            depth: 0,
             entries_below: Vec::new(),
             category_splits: Vec::new(),
             all_leaves,
@@ -265,6 +369,8 @@ impl QuickScorer {
             leaf_values_mirrored,
         };
         let mut class_entries = 0_usize;
+        // Per feature, the first line of each level of its threshold search.
+        let mut searches: Vec<Vec<u32>> = Vec::new();
         for (index, refs) in by_feature.into_iter().enumerate() {
             // A feature's categorical and numerical nodes (the latter only in models
             // LightGBM would not write) are looked up separately.
@@ -284,31 +390,21 @@ impl QuickScorer {
                 };
                 numerical.sort_by(|a, b| nodes[a.node].value.total_cmp(&nodes[b.node].value));
                 let start = scorer.tree.len() as u32;
-                let distinct_start = scorer.distinct.len() as u32;
                 let below = scorer.entries_below.len() as u32;
+                let mut distinct = Vec::new();
                 for (i, r) in numerical.iter().enumerate() {
                     let threshold = nodes[r.node].value;
-                    if scorer.distinct.len() == distinct_start as usize
-                        || scorer.distinct.last() != Some(&threshold)
-                    {
-                        scorer.distinct.push(threshold);
+                    if distinct.last() != Some(&threshold) {
+                        distinct.push(threshold);
                         scorer.entries_below.push(i as u32);
                     }
                     scorer.push_entry(r);
                 }
                 scorer.entries_below.push(numerical.len() as u32);
-                // Pad to a power of two minus one with +inf, which no value is below, so
-                // that the search takes a fixed number of steps.
-                let count = scorer.distinct.len() - distinct_start as usize;
-                let steps = (count + 1).next_power_of_two().trailing_zeros();
-                scorer
-                    .distinct
-                    .resize(distinct_start as usize + (1 << steps) - 1, f64::INFINITY);
+                searches.push(scorer.thresholds.push(distinct));
                 scorer.features.push(Feature {
                     index,
                     ordered: (start, scorer.tree.len() as u32),
-                    distinct: distinct_start,
-                    steps,
                     below,
                     nan,
                     zero,
@@ -336,11 +432,10 @@ impl QuickScorer {
                     let split = scorer.push_split(model, &categorical, f64::from(c));
                     scorer.category_splits[start + c as usize] = split;
                 }
+                searches.push(Vec::new());
                 scorer.features.push(Feature {
                     index,
                     ordered: (0, 0),
-                    distinct: 0,
-                    steps: 0,
                     below: 0,
                     nan,
                     zero: Split::default(),
@@ -349,10 +444,16 @@ impl QuickScorer {
                 });
             }
         }
-        // Equal search lengths in a row keep the search loop's exit predictable.
-        scorer
-            .features
-            .sort_by_key(|f| (f.categories.is_some(), f.steps));
+        scorer.depth = searches.iter().map(Vec::len).max().unwrap_or(0);
+        for level in 0..scorer.depth {
+            for levels in &searches {
+                let padding = scorer.depth - levels.len();
+                let line = level
+                    .checked_sub(padding)
+                    .map_or(NO_THRESHOLDS, |l| levels[l]);
+                scorer.search.push(line);
+            }
+        }
         u32::try_from(scorer.tree.len()).ok()?;
         // `apply` relies on it to index the bitvectors unchecked.
         if scorer
@@ -397,6 +498,7 @@ impl QuickScorer {
 
     fn fit(&self, scratch: &mut Scratch) {
         scratch.splits.resize(self.features.len(), Split::default());
+        scratch.positions.resize(self.features.len(), 0);
         scratch.leaves.resize(self.all_leaves.len(), 0);
         scratch
             .block_splits
@@ -418,9 +520,10 @@ impl QuickScorer {
         })
     }
 
-    /// The nodes `v` sends right and left, among those of feature `f`.
+    /// The nodes `v` sends right and left, among those of feature `f`; `below` is the
+    /// number of its distinct thresholds below `v` (from the search).
     #[inline(always)]
-    fn split(&self, f: &Feature, v: f64) -> Split {
+    fn split(&self, f: &Feature, v: f64, below: usize) -> Split {
         if let Some((start, len)) = f.categories {
             // `static_cast<int>` as in `NativeModel::special_left`; NaN and negative
             // categories go right everywhere.
@@ -431,21 +534,9 @@ impl QuickScorer {
                 self.category_splits[start + c as usize]
             };
         }
-        // Branch-free binary search with a fixed number of steps per feature (features
-        // are sorted by it), and a select for NaN and zero, so no branch depends on the
-        // value (a NaN compares false: the search still ends in range).
+        // Selects for NaN and zero, so that no branch depends on the value (a NaN is below
+        // no threshold: `below` is still in range).
         let (start, end) = f.ordered;
-        let distinct = &self.distinct[f.distinct as usize..][..(1 << f.steps) - 1];
-        let mut below = 0;
-        let mut half = 1 << f.steps >> 1;
-        while half > 0 {
-            below = std::hint::select_unpredictable(
-                distinct[below + half - 1] < v,
-                below + half,
-                below,
-            );
-            half >>= 1;
-        }
         let at = start + self.entries_below[f.below as usize + below];
         let ordered = Split {
             right: Entries::new(start, at),
@@ -458,17 +549,35 @@ impl QuickScorer {
 
     /// Nodes whose masks a row applies: the smaller of the right and the left sets.
     pub(super) fn work(&self, row: &[f64]) -> usize {
-        let (right, left) = self.resolve(row, &mut self.scratch().splits);
+        let mut scratch = self.scratch();
+        let (right, left) = self.resolve(row, &mut scratch.splits, &mut scratch.positions);
         right.min(left)
     }
 
-    /// Resolves the splits of `row` into `splits`; returns how many nodes send it right and
-    /// how many left.
+    /// Resolves the splits of `row` into `splits` (`positions` is working memory); returns
+    /// how many nodes send it right and how many left.
     #[inline(always)]
-    fn resolve(&self, row: &[f64], splits: &mut [Split]) -> (usize, usize) {
+    fn resolve(
+        &self,
+        row: &[f64],
+        splits: &mut [Split],
+        positions: &mut [usize],
+    ) -> (usize, usize) {
+        let used = self.features.len();
+        let positions = &mut positions[..used];
+        positions.fill(0);
+        // The threshold searches go a level at a time across all features: the levels of
+        // one feature depend on each other, different features do not, so the reads of
+        // many cache lines overlap instead of waiting for each other.
+        for level in 0..self.depth {
+            let firsts = &self.search[level * used..][..used];
+            for ((position, &first), f) in positions.iter_mut().zip(firsts).zip(&self.features) {
+                *position = self.thresholds.step(first, *position, row[f.index]);
+            }
+        }
         let (mut right, mut left) = (0, 0);
-        for (f, s) in self.features.iter().zip(splits.iter_mut()) {
-            *s = self.split(f, row[f.index]);
+        for ((f, s), &below) in self.features.iter().zip(splits.iter_mut()).zip(&*positions) {
+            *s = self.split(f, row[f.index], below);
             right += s.right.len();
             left += s.left.len();
         }
@@ -514,7 +623,7 @@ impl QuickScorer {
 
     /// Raw score of `row`: leaf outputs summed in tree order from `0.0`.
     pub(super) fn predict_raw(&self, row: &[f64], scratch: &mut Scratch) -> f64 {
-        let (right, left) = self.resolve(row, &mut scratch.splits);
+        let (right, left) = self.resolve(row, &mut scratch.splits, &mut scratch.positions);
         self.sum_exit_leaves(scratch, Self::cheaper(right, left))
     }
 
@@ -526,7 +635,7 @@ impl QuickScorer {
         scratch: &mut Scratch,
         direction: Direction,
     ) -> f64 {
-        self.resolve(row, &mut scratch.splits);
+        self.resolve(row, &mut scratch.splits, &mut scratch.positions);
         self.sum_exit_leaves(scratch, direction)
     }
 
@@ -621,7 +730,7 @@ impl QuickScorer {
             .chunks_exact(num_features)
             .zip(scratch.block_splits.chunks_exact_mut(used))
         {
-            let (r, l) = self.resolve(row, splits);
+            let (r, l) = self.resolve(row, splits, &mut scratch.positions);
             right += r;
             left += l;
         }
@@ -736,6 +845,52 @@ fn and_lanes_avx2(trees: &[u32], masks: &[u64], idle: [u64; LANES], leaves: &mut
         unsafe {
             let lanes = leaves.as_mut_ptr().add(t as usize).cast::<__m256i>();
             _mm256_store_si256(lanes, _mm256_and_si256(_mm256_load_si256(lanes), keep));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threshold_search_counts_the_thresholds_below_a_value() {
+        let mut search = ThresholdSearch::new();
+        // Sizes around the line and level boundaries, with the levels each takes.
+        for (n, depth) in [
+            (1, 1),
+            (7, 1),
+            (8, 1),
+            (9, 2),
+            (64, 2),
+            (72, 2),
+            (73, 3),
+            (255, 3),
+            (584, 3),
+            (585, 4),
+        ] {
+            let distinct: Vec<f64> = (0..n).map(|i| f64::from(i) * 0.25 - 7.0).collect();
+            let firsts = search.push(distinct.clone());
+            assert_eq!(firsts.len(), depth, "{n} thresholds");
+            let mut values = vec![f64::NAN, f64::NEG_INFINITY, f64::INFINITY, 0.0, -0.0];
+            for &t in &distinct {
+                values.extend([t, t.next_down(), t.next_up()]);
+            }
+            for v in values {
+                let expected = distinct.iter().filter(|&&t| t < v).count();
+                let mut position = 0;
+                for &first in &firsts {
+                    position = search.step(first, position, v);
+                }
+                assert_eq!(position, expected, "{n} thresholds, value {v}");
+                // A level of no thresholds on top (a shallower search padded to the
+                // model's depth) leaves the search where it was.
+                let mut padded = search.step(NO_THRESHOLDS, 0, v);
+                for &first in &firsts {
+                    padded = search.step(first, padded, v);
+                }
+                assert_eq!(padded, expected, "{n} thresholds, value {v}, padded");
+            }
         }
     }
 }
