@@ -4,14 +4,15 @@
 //! status and wording. A 500 never shows its cause to the client; it is logged once instead.
 
 use axum::{
+    body::Bytes,
     extract::{
-        FromRequest, FromRequestParts,
+        FromRequest, FromRequestParts, Request,
         rejection::{JsonRejection, PathRejection, QueryRejection},
     },
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde::Serialize;
+use serde::{Serialize, de::DeserializeOwned};
 use utoipa::ToSchema;
 
 use crate::auth::AuthError;
@@ -241,9 +242,43 @@ impl From<PathRejection> for ApiError {
 }
 
 /// `axum::Json` whose rejections are problem+json.
-#[derive(Debug, Clone, Copy, Default, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    /// A well-formed body sent as `application/json` is read by plain serde_json. Anything
+    /// else goes through `axum::Json`, whose serde_path_to_error names the failing field:
+    /// that tracking copies every key it passes (64 per scored account), which cost more
+    /// than the prediction, so it only runs again once a body has failed.
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_plain_json(request.headers()) {
+            let axum::Json(value) = axum::Json::from_request(request, state).await?;
+            return Ok(Json(value));
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(JsonRejection::from)?;
+        match serde_json::from_slice(&bytes) {
+            Ok(value) => Ok(Json(value)),
+            Err(_) => {
+                let axum::Json(value) = axum::Json::from_bytes(&bytes)?;
+                Ok(Json(value))
+            }
+        }
+    }
+}
+
+/// `Content-Type: application/json`, with parameters or not (any other spelling axum
+/// accepts, such as `application/problem+json`, takes the general path).
+fn is_plain_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
 
 impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
