@@ -254,7 +254,45 @@ async fn malformed_requests_are_problems() {
     let wrong_shape = app
         .post_json("/v1/scores", key, json!({"accounts": "all"}))
         .await;
-    wrong_shape.problem(StatusCode::UNPROCESSABLE_ENTITY);
+    let problem = wrong_shape.problem(StatusCode::UNPROCESSABLE_ENTITY);
+    // A body that fails is read again with its path tracked: the detail names the field.
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(detail.starts_with("Failed to deserialize the JSON body into the target type: accounts: invalid type: string \"all\""), "{detail}");
+    let nested = app
+        .post_json(
+            "/v1/scores",
+            key,
+            json!({"accounts": [{"account_id": "a", "features": {}}, {"account_id": true, "features": {}}]}),
+        )
+        .await;
+    let problem = nested.problem(StatusCode::UNPROCESSABLE_ENTITY);
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(detail.contains("accounts[1].account_id"), "{detail}");
+
+    // JSON with parameters or in another spelling axum takes is read like plain JSON.
+    for content_type in [
+        "application/json; charset=utf-8",
+        "Application/JSON",
+        "application/vnd.switchboard+json",
+    ] {
+        let reply = app
+            .send(
+                Request::post("/v1/scores")
+                    .header(header::AUTHORIZATION, format!("Bearer {}", app.keys.scorer))
+                    .header(header::CONTENT_TYPE, content_type)
+                    .body(Body::from(
+                        r#"{"account_id": "a", "features": {"tenure_months": 12}}"#,
+                    ))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{content_type}");
+        assert_eq!(
+            reply.json()["scores"][0]["missing_features"],
+            63,
+            "{content_type}"
+        );
+    }
 
     let nothing = app.post_json("/v1/scores", key, json!({})).await;
     let problem = nothing.problem(StatusCode::UNPROCESSABLE_ENTITY);
