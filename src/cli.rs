@@ -422,7 +422,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<(AppState, Option<String>
             model_id = model.id,
             name = %model.name,
             trees = model.tree_count,
-            evaluator = if model.uses_native() { "native" } else { "lightgbm" },
+            evaluator = model.evaluator(),
             "serving model"
         ),
         None => tracing::warn!(

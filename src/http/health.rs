@@ -112,11 +112,7 @@ pub async fn get_readyz(State(state): State<AppState>) -> Response {
                 model.id,
                 model.name,
                 model.version_label,
-                if model.uses_native() {
-                    "native"
-                } else {
-                    "LightGBM"
-                }
+                model.evaluator()
             ),
         },
         None => ReadinessCheck {

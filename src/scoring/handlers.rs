@@ -14,8 +14,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{
     features::{FeatureMap, UnknownFeatures, build_rows},
-    model::{ImportanceType, LoadedModel, ModelError, ParsedModel},
-    registry::{RegistryError, decile_reference},
+    model::{ImportanceType, LoadedModel},
+    registry::{RegistryError, decile_reference, parse_stored},
     store::{self, ModelRow},
 };
 use crate::{
@@ -51,8 +51,14 @@ pub struct ModelResponse {
     pub id: i64,
     pub name: String,
     pub version_label: String,
-    /// SHA-256 of the model text; registering the same text again returns this model.
+    /// SHA-256 of the model file; registering the same file again returns this model.
     pub sha256: String,
+    /// The library the model was trained with: `lightgbm` or `xgboost`.
+    pub library: String,
+    /// Version of the library that saved the file, when the file says (XGBoost writes it).
+    pub library_version: Option<String>,
+    /// `lightgbm_text`, `xgboost_json` or `xgboost_ubjson`.
+    pub format: String,
     /// Input features in the model's order.
     pub features: Vec<String>,
     /// Features the model splits on categorically.
@@ -67,12 +73,18 @@ pub struct ModelResponse {
     pub native_evaluator: NativeEvaluatorResponse,
     /// The edges online deciles are cut with; null until a reference exists.
     pub decile_reference: Option<DecileReferenceResponse>,
+    /// Set when an upload matched an already registered file: the name and version sent
+    /// were not applied, and this says so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
-/// The native evaluator's check against LightGBM at registration.
+/// The native evaluator's check at registration: against LightGBM for a LightGBM model,
+/// against a plain walk of the trees for an XGBoost model.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NativeEvaluatorResponse {
-    /// True: the native evaluator serves this model; false: LightGBM does.
+    /// True: the native evaluator serves this model; false: LightGBM does. Always true for
+    /// XGBoost models (one that fails its check is refused).
     pub passed: bool,
     /// Rows compared (synthetic rows exercising every split, plus NaN and zero).
     pub rows_checked: i32,
@@ -111,6 +123,9 @@ impl From<ModelRow> for ModelResponse {
             name: row.name,
             version_label: row.version_label,
             sha256: row.sha256,
+            library: row.library,
+            library_version: row.library_version,
+            format: row.model_format,
             features: row.feature_names,
             categorical_features: row.categorical_features,
             trees: row.tree_count,
@@ -126,6 +141,7 @@ impl From<ModelRow> for ModelResponse {
                 detail: row.native_check_detail,
             },
             decile_reference,
+            note: None,
         }
     }
 }
@@ -138,23 +154,32 @@ pub struct UploadModelParams {
     pub name: String,
     /// Version label, e.g. `2026-11` or a training run id.
     pub version: String,
+    /// Comma-separated feature names, in order, for an XGBoost model saved without them
+    /// (trained on a bare array). Must match the model's own names when it has them.
+    #[serde(default)]
+    pub features: Option<String>,
 }
 
-/// Register a LightGBM model (admin).
+/// Register a LightGBM or XGBoost model (admin).
 ///
-/// The body is the model text as `Booster.save_model` writes it (`text/plain`). It must be a
-/// binary classifier. Registering does not activate it. The same text twice returns the
-/// existing model with 200; a new one gives 201.
+/// The body is the file `Booster.save_model` writes, told apart by its content: a LightGBM
+/// text model, or an XGBoost model saved as JSON (`model.json`) or UBJSON (`model.ubj`, the
+/// default since XGBoost 2.1). XGBoost objectives `binary:logistic`, `binary:logitraw` and
+/// `reg:logistic` are served (a `binary:logitraw` model's probability is the sigmoid of its
+/// margin); pickles and XGBoost's old binary format are refused with how to re-save them.
+/// It must be a binary classifier. Registering does not activate it. The same file twice
+/// returns the existing model with 200 and a `note` (the name and version sent are not
+/// applied: a file is registered once); a new one gives 201.
 #[utoipa::path(post, path = "/v1/models", tag = "models",
     security(("api_key" = [])),
     params(UploadModelParams),
-    request_body(content = String, content_type = "text/plain", description = "LightGBM text model"),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "LightGBM text model, or XGBoost JSON / UBJSON model (any content type)"),
     responses(
         (status = 201, description = "Registered", body = ModelResponse),
         (status = 200, description = "The same text was already registered", body = ModelResponse),
         (status = 400, description = "Missing name or version", body = crate::http::error::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Larger than BODY_LIMIT_BYTES", body = crate::http::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not a LightGBM model, or not a binary classifier", body = crate::http::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a LightGBM or XGBoost model, not a binary classifier, or an XGBoost model without feature names and no `features` given", body = crate::http::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn post_models(
     auth: Authorized<AdminAccess>,
@@ -174,15 +199,20 @@ pub async fn post_models(
             errors,
         ));
     }
-    let text =
-        String::from_utf8(body.to_vec()).map_err(|_| RegistryError::Model(ModelError::NotUtf8))?;
+    let feature_list = params.features.as_deref().map(|list| {
+        list.split(',')
+            .map(|name| name.trim().to_owned())
+            .collect::<Vec<_>>()
+    });
+    let (name, version) = (params.name.trim(), params.version.trim());
     let (row, created) = state
         .models
         .register(
             &state.db,
-            text,
-            params.name.trim(),
-            params.version.trim(),
+            body.to_vec(),
+            feature_list,
+            name,
+            version,
             &auth.principal.key_name,
         )
         .await?;
@@ -191,7 +221,15 @@ pub async fn post_models(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(ModelResponse::from(row))).into_response())
+    let mut response = ModelResponse::from(row);
+    if !created && (response.name != name || response.version_label != version) {
+        response.note = Some(format!(
+            "this file is already registered as model {} ({} {}); the name `{name}` and version \
+             `{version}` were not applied. Use /v1/models/{} to refer to it",
+            response.id, response.name, response.version_label, response.id
+        ));
+    }
+    Ok((status, Json(response)).into_response())
 }
 
 /// List registered models, oldest first.
@@ -247,7 +285,10 @@ pub async fn post_model_activate(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ImportanceParams {
-    /// `split` (times used in a split) or `gain` (total gain of those splits).
+    /// LightGBM models: `split` (times used in a split) or `gain` (total gain of those
+    /// splits). XGBoost models: `get_score`'s `weight` (= `split`), `gain` (average gain per
+    /// split), `cover`, `total_gain`, `total_cover`, and `feature_importances` (the
+    /// classifier's `feature_importances_`: gain normalised to sum to 1).
     #[serde(rename = "type", default = "default_importance")]
     #[param(rename = "type", inline)]
     pub kind: ImportanceType,
@@ -270,17 +311,19 @@ pub struct ImportanceResponse {
     pub model_id: i64,
     #[serde(rename = "type")]
     pub kind: ImportanceType,
-    /// Sorted by importance, highest first; as LightGBM's `feature_importance` returns them.
+    /// Sorted by importance, highest first; as the library reports them (features never
+    /// split on have 0).
     pub features: Vec<FeatureImportance>,
 }
 
-/// Feature importance (`split` or `gain`), as LightGBM's `feature_importance` reports it.
+/// Feature importance, as the model's library reports it (LightGBM's `feature_importance`,
+/// XGBoost's `get_score`).
 #[utoipa::path(get, path = "/v1/models/{id}/importance", tag = "models",
     security(("api_key" = [])),
     params(("id" = i64, Path, description = "Model id"), ImportanceParams),
     responses(
         (status = 200, description = "Importance per feature, highest first", body = ImportanceResponse),
-        (status = 400, description = "Unknown importance type", body = crate::http::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Unknown importance type, or one the model's library does not define", body = crate::http::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such model", body = crate::http::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_model_importance(
@@ -295,18 +338,27 @@ pub async fn get_model_importance(
             let row = store::get_model(&state.db, id)
                 .await?
                 .ok_or(RegistryError::NotFound(id))?;
-            let text = store::model_text(&state.db, id)
-                .await?
-                .ok_or(RegistryError::NotFound(id))?;
             let deciles = decile_reference(&row)?;
-            let parsed = tokio::task::spawn_blocking(move || ParsedModel::parse(&text))
-                .await
-                .map_err(RegistryError::from)?
-                .map_err(RegistryError::from)?;
+            let parsed = parse_stored(&state.db, &row).await?;
             Arc::new(parsed.into_loaded(row.id, row.name, row.version_label, deciles))
         }
     };
-    let pairs = model.importance(params.kind).map_err(ApiError::internal)?;
+    let pairs = model
+        .importance(params.kind)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-parameter",
+                format!(
+                    "type: `{}` is an XGBoost importance; LightGBM models report `split` and `gain`",
+                    serde_json::to_value(params.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                ),
+            )
+        })?;
     Ok(Json(ImportanceResponse {
         model_id: id,
         kind: params.kind,
@@ -537,12 +589,7 @@ pub async fn post_scores(
         model_id: model.id,
         model_name: model.name.clone(),
         model_version: model.version_label.clone(),
-        evaluator: if model.uses_native() {
-            "native"
-        } else {
-            "lightgbm"
-        }
-        .into(),
+        evaluator: model.evaluator().into(),
         decile_note,
         scores,
     }))

@@ -19,6 +19,7 @@ pub mod registry;
 pub mod runs;
 pub mod store;
 pub mod training;
+pub mod xgboost;
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 

@@ -61,17 +61,20 @@ impl ModelRegistry {
         self.active.load_full()
     }
 
-    /// Validates and stores a model text; the same text twice returns the existing model.
+    /// Validates and stores a model file (LightGBM text, XGBoost JSON or UBJSON);
+    /// the same file twice returns the existing model. `feature_list` names the features
+    /// of an XGBoost model saved without names.
     pub async fn register(
         &self,
         db: &PgPool,
-        text: String,
+        file: Vec<u8>,
+        feature_list: Option<Vec<String>>,
         name: &str,
         version_label: &str,
         uploaded_by: &str,
     ) -> Result<(ModelRow, bool), RegistryError> {
         let (row, created, _) = self
-            .register_parsed(db, text, name, version_label, uploaded_by)
+            .register_parsed(db, file, feature_list, name, version_label, uploaded_by)
             .await?;
         Ok((row, created))
     }
@@ -81,14 +84,16 @@ impl ModelRegistry {
     async fn register_parsed(
         &self,
         db: &PgPool,
-        text: String,
+        file: Vec<u8>,
+        feature_list: Option<Vec<String>>,
         name: &str,
         version_label: &str,
         uploaded_by: &str,
     ) -> Result<(ModelRow, bool, ParsedModel), RegistryError> {
-        let (parsed, text) =
-            tokio::task::spawn_blocking(move || ParsedModel::parse(&text).map(|p| (p, text)))
-                .await??;
+        let (parsed, file) = tokio::task::spawn_blocking(move || {
+            ParsedModel::parse(&file, feature_list.as_deref()).map(|p| (p, file))
+        })
+        .await??;
         let (id, created) = store::insert_model(
             db,
             &NewModel {
@@ -99,7 +104,11 @@ impl ModelRegistry {
                 categorical_features: &parsed.categorical_features,
                 tree_count: i32::try_from(parsed.tree_count).unwrap_or(i32::MAX),
                 objective: &parsed.objective,
-                model_text: &text,
+                model_file: &file,
+                is_text: parsed.format != "xgboost_ubjson",
+                library: parsed.library.name(),
+                library_version: parsed.library_version.as_deref(),
+                model_format: parsed.format,
                 uploaded_by,
                 native_check_passed: parsed.native_check.passed,
                 native_check_rows: i32::try_from(parsed.native_check.rows).unwrap_or(i32::MAX),
@@ -192,7 +201,7 @@ impl ModelRegistry {
             path: path.display().to_string(),
             message: e.to_string(),
         };
-        let text = tokio::fs::read_to_string(path).await.map_err(file_error)?;
+        let file = tokio::fs::read(path).await.map_err(file_error)?;
         let name = path
             .parent()
             .and_then(Path::file_name)
@@ -201,7 +210,7 @@ impl ModelRegistry {
             .to_owned();
         let version = format!("file:{}", path.display());
         let (row, _, parsed) = self
-            .register_parsed(db, text, &name, &version, "MODEL_PATH")
+            .register_parsed(db, file, None, &name, &version, "MODEL_PATH")
             .await?;
         let deciles_path = path.with_extension("deciles.json");
         if row.decile_edges.is_none()
@@ -259,12 +268,21 @@ async fn load(db: &PgPool, id: i64) -> Result<LoadedModel, RegistryError> {
     let row = store::get_model(db, id)
         .await?
         .ok_or(RegistryError::NotFound(id))?;
-    let text = store::model_text(db, id)
-        .await?
-        .ok_or(RegistryError::NotFound(id))?;
     let deciles = decile_reference(&row)?;
-    let parsed = tokio::task::spawn_blocking(move || ParsedModel::parse(&text)).await??;
+    let parsed = parse_stored(db, &row).await?;
     Ok(parsed.into_loaded(row.id, row.name, row.version_label, deciles))
+}
+
+/// Parses a stored model's file again (off the async threads). The stored feature names
+/// name the features of an XGBoost model saved without them.
+pub async fn parse_stored(db: &PgPool, row: &ModelRow) -> Result<ParsedModel, RegistryError> {
+    let file = store::model_file(db, row.id)
+        .await?
+        .ok_or(RegistryError::NotFound(row.id))?;
+    let features = row.feature_names.clone();
+    let parsed =
+        tokio::task::spawn_blocking(move || ParsedModel::parse(&file, Some(&features))).await??;
+    Ok(parsed)
 }
 
 /// The stored decile reference of a model, if it has one.

@@ -22,6 +22,11 @@ pub struct ModelRow {
     pub native_check_rows: i32,
     pub native_max_abs_diff: Option<f64>,
     pub native_check_detail: String,
+    /// `lightgbm` or `xgboost`.
+    pub library: String,
+    pub library_version: Option<String>,
+    /// `lightgbm_text`, `xgboost_json` or `xgboost_ubjson`.
+    pub model_format: String,
     pub decile_edges: Option<Vec<f64>>,
     pub decile_degenerate: Option<bool>,
     pub decile_source: Option<String>,
@@ -38,7 +43,13 @@ pub struct NewModel<'a> {
     pub categorical_features: &'a [String],
     pub tree_count: i32,
     pub objective: &'a str,
-    pub model_text: &'a str,
+    /// The file as uploaded.
+    pub model_file: &'a [u8],
+    /// True: the file is text (LightGBM, XGBoost JSON) and is stored as such.
+    pub is_text: bool,
+    pub library: &'a str,
+    pub library_version: Option<&'a str>,
+    pub model_format: &'a str,
     pub uploaded_by: &'a str,
     pub native_check_passed: bool,
     pub native_check_rows: i32,
@@ -48,12 +59,17 @@ pub struct NewModel<'a> {
 
 /// Inserts the model unless the same text is registered; returns its id and whether it is new.
 pub async fn insert_model(db: impl PgExecutor<'_>, m: &NewModel<'_>) -> sqlx::Result<(i64, bool)> {
+    let (text, bytes) = match (m.is_text, std::str::from_utf8(m.model_file)) {
+        (true, Ok(text)) => (Some(text), None),
+        _ => (None, Some(m.model_file)),
+    };
     let row = sqlx::query!(
         r#"WITH inserted AS (
              INSERT INTO models (name, version_label, sha256, feature_names, categorical_features,
                                  tree_count, objective, model_text, uploaded_by, native_check_passed,
-                                 native_check_rows, native_max_abs_diff, native_check_detail)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                                 native_check_rows, native_max_abs_diff, native_check_detail,
+                                 model_bytes, library, library_version, model_format)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
              ON CONFLICT (sha256) DO NOTHING
              RETURNING id)
            SELECT id AS "id!", true AS "created!" FROM inserted
@@ -66,12 +82,16 @@ pub async fn insert_model(db: impl PgExecutor<'_>, m: &NewModel<'_>) -> sqlx::Re
         m.categorical_features,
         m.tree_count,
         m.objective,
-        m.model_text,
+        text,
         m.uploaded_by,
         m.native_check_passed,
         m.native_check_rows,
         m.native_max_abs_diff,
         m.native_check_detail,
+        bytes,
+        m.library,
+        m.library_version,
+        m.model_format,
     )
     .fetch_one(db)
     .await?;
@@ -83,7 +103,8 @@ pub async fn list_models(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<ModelRow>>
         ModelRow,
         "SELECT id, name, version_label, sha256, feature_names, categorical_features, tree_count,
                 objective, uploaded_by, created_at, active, activated_at, native_check_passed,
-                native_check_rows, native_max_abs_diff, native_check_detail, decile_edges,
+                native_check_rows, native_max_abs_diff, native_check_detail, library,
+                library_version, model_format, decile_edges,
                 decile_degenerate, decile_source, decile_population, decile_set_at
          FROM models ORDER BY id"
     )
@@ -96,7 +117,8 @@ pub async fn get_model(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<
         ModelRow,
         "SELECT id, name, version_label, sha256, feature_names, categorical_features, tree_count,
                 objective, uploaded_by, created_at, active, activated_at, native_check_passed,
-                native_check_rows, native_max_abs_diff, native_check_detail, decile_edges,
+                native_check_rows, native_max_abs_diff, native_check_detail, library,
+                library_version, model_format, decile_edges,
                 decile_degenerate, decile_source, decile_population, decile_set_at
          FROM models WHERE id = $1",
         id
@@ -105,10 +127,15 @@ pub async fn get_model(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<
     .await
 }
 
-pub async fn model_text(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar!("SELECT model_text FROM models WHERE id = $1", id)
-        .fetch_optional(db)
-        .await
+/// The model's file as uploaded (text or bytes).
+pub async fn model_file(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Vec<u8>>> {
+    let row = sqlx::query!(
+        "SELECT model_text, model_bytes FROM models WHERE id = $1",
+        id
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.and_then(|r| r.model_bytes.or(r.model_text.map(String::into_bytes))))
 }
 
 pub async fn active_model_id(db: impl PgExecutor<'_>) -> sqlx::Result<Option<i64>> {

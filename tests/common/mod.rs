@@ -415,6 +415,20 @@ pub fn strings<'a>(array: &'a serde_json::Value, key: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// The strings of a JSON array of strings.
+pub fn strings_of(array: &serde_json::Value) -> Vec<String> {
+    array
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {array}"))
+        .iter()
+        .map(|e| {
+            e.as_str()
+                .unwrap_or_else(|| panic!("not a string: {e}"))
+                .to_owned()
+        })
+        .collect()
+}
+
 /// A committed JSON fixture, by its path under `tests/fixtures/`.
 pub fn fixture(path: &str) -> serde_json::Value {
     let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,0 +1,214 @@
+//! XGBoost serving against the `xgboost` package, in the same run:
+//!
+//! 1. `tools/bench/xgboost_reference.py` (run with `BENCH_PYTHON`, default `python3`; needs
+//!    `pip install xgboost numpy`) trains a 500-tree, depth-6, 64-feature `binary:logistic`
+//!    model, saves it as JSON and UBJSON, writes 100,000 rows and xgboost's predictions for
+//!    them, and times xgboost's fastest call, `inplace_predict` with `nthread=1`: one row, and
+//!    all rows as one batch.
+//! 2. Switchboard loads both files, checks every probability bit for bit against xgboost's,
+//!    and times one row (median) and the batch on one thread: the ratios are printed.
+//! 3. A scoring run of `SWITCHBOARD_BENCH_ACCOUNTS` (default 1,000,000) synthetic accounts
+//!    from a gzip CSV to stored scores and deciles, once with that XGBoost model (its features
+//!    renamed to the population's) and once with the demo LightGBM model: the ratio of the
+//!    two run times.
+//!
+//! Run with `cargo bench --bench xgboost`.
+
+mod support;
+
+use std::{path::Path, sync::Arc, time::Instant};
+
+use support::{Settings, drop_database, scratch_database};
+use switchboard::{
+    db,
+    scoring::{
+        population::FEATURE_NAMES,
+        registry::ModelRegistry,
+        runs::{
+            command::write_population,
+            pipeline::{self, Progress, RunRequest},
+            store,
+        },
+        xgboost::XgbModel,
+    },
+};
+
+const DATABASE: &str = "switchboard_bench_xgboost";
+
+fn read_f32(path: &str) -> Vec<f32> {
+    std::fs::read(path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+#[tokio::main]
+async fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out_dir = root.join("target/bench-xgb");
+    let python = std::env::var("BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = root.join("tools/bench/xgboost_reference.py");
+    let model_json = out_dir.join("model.json");
+    let mut command = std::process::Command::new(&python);
+    command.arg(&script).arg("--out-dir").arg(&out_dir);
+    if model_json.exists() {
+        // Training takes a minute; the timing of xgboost is redone every run.
+        command.arg("--model").arg(&model_json);
+    }
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `{python}`: {e}"));
+    assert!(
+        output.status.success(),
+        "{} failed (pip install xgboost numpy, or set BENCH_PYTHON): {}",
+        script.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let theirs: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("a JSON line");
+    let xgb_single_us = theirs["single_row_us"].as_f64().unwrap();
+    let xgb_batch_rows_s = theirs["batch_rows_per_s"].as_f64().unwrap();
+    println!(
+        "xgboost {}: inplace_predict nthread=1: one row {xgb_single_us:.1} us (median), batch {xgb_batch_rows_s:.0} rows/s",
+        theirs["xgboost_version"]
+    );
+
+    let rows_f32 = read_f32(theirs["rows_f32"].as_str().unwrap());
+    let expected = read_f32(theirs["predictions_f32"].as_str().unwrap());
+    let width = 64;
+    let n = expected.len();
+    assert_eq!(rows_f32.len(), n * width);
+    let rows: Vec<f64> = rows_f32.iter().map(|&v| f64::from(v)).collect();
+
+    let mut model = None;
+    for key in ["model_json", "model_ubj"] {
+        let path = theirs[key].as_str().unwrap();
+        let bytes = std::fs::read(path).unwrap();
+        let started = Instant::now();
+        let (parsed, check) = XgbModel::parse(&bytes, None)
+            .expect("the model loads")
+            .expect("detected as XGBoost");
+        println!(
+            "{key}: {:.1} MB parsed, laid out and self-checked on {} rows in {:.0} ms",
+            bytes.len() as f64 / 1e6,
+            check.rows,
+            started.elapsed().as_secs_f64() * 1e3
+        );
+        let mut out = vec![0.0; n];
+        parsed.predict_proba_batch(&rows, &mut out);
+        let differing = out
+            .iter()
+            .zip(&expected)
+            .filter(|(a, e)| (**a as f32).to_bits() != e.to_bits())
+            .count();
+        println!(
+            "{key}: {} of {n} probabilities equal xgboost's bit for bit",
+            n - differing
+        );
+        assert_eq!(differing, 0);
+        model = Some(parsed);
+    }
+    let model = model.unwrap();
+
+    // One row at a time, as a CRM call: the median over many rows.
+    let mut times = Vec::with_capacity(20_000);
+    let mut sink = 0.0;
+    for r in 0..20_000 {
+        let row = &rows[(r % n) * width..(r % n + 1) * width];
+        let started = Instant::now();
+        sink += model.predict_proba(row);
+        times.push(started.elapsed().as_secs_f64() * 1e6);
+    }
+    let single_us = median(times);
+    let mut best_batch = f64::INFINITY;
+    for _ in 0..3 {
+        let mut out = vec![0.0; n];
+        let started = Instant::now();
+        model.predict_proba_batch(&rows, &mut out);
+        best_batch = best_batch.min(started.elapsed().as_secs_f64());
+        sink += out[0];
+    }
+    let batch_rows_s = n as f64 / best_batch;
+    println!(
+        "switchboard: one row {single_us:.2} us (median) = {:.1}x xgboost; batch {batch_rows_s:.0} rows/s one thread = {:.1}x xgboost (checksum {sink:.3})",
+        xgb_single_us / single_us,
+        batch_rows_s / xgb_batch_rows_s
+    );
+
+    // A whole scoring run: the XGBoost model against the demo LightGBM model.
+    let settings = Settings::from_env();
+    let server = db::resolve_url(&settings.database)
+        .await
+        .expect("a PostgreSQL server");
+    let accounts: u64 = std::env::var("SWITCHBOARD_BENCH_ACCOUNTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let (_url, pool) = scratch_database(&server, DATABASE).await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let input = dir.path().join("accounts.csv.gz");
+    let file = input.clone();
+    tokio::task::spawn_blocking(move || write_population(&file, accounts, 20_261_205, false))
+        .await
+        .expect("generator")
+        .expect("population file");
+
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&model_json).unwrap()).unwrap();
+    doc["learner"]["feature_names"] = serde_json::json!(FEATURE_NAMES);
+    let renamed = serde_json::to_vec(&doc).unwrap();
+    let registry = ModelRegistry::new();
+    let (xgb_row, _) = registry
+        .register(&pool, renamed, None, "xgb-bench", "1", "bench")
+        .await
+        .expect("xgboost model registers");
+    let demo = std::fs::read(root.join("models/demo/model.txt")).unwrap();
+    let (demo_row, _) = registry
+        .register(&pool, demo, None, "demo", "1", "bench")
+        .await
+        .expect("demo model registers");
+
+    let mut totals = Vec::new();
+    for (label, id) in [("xgboost", xgb_row.id), ("lightgbm demo", demo_row.id)] {
+        registry.activate(&pool, id).await.expect("activates");
+        let model = registry.active().expect("active");
+        let mut best = f64::INFINITY;
+        for attempt in 1..=2 {
+            let run_id = store::create_run(&pool, model.id, "bench", "bench", false, 0)
+                .await
+                .expect("run");
+            let request = RunRequest {
+                run_id,
+                input: input.clone(),
+                ..RunRequest::default()
+            };
+            let (report, failure) = pipeline::execute(
+                &pool,
+                &registry,
+                model.clone(),
+                &request,
+                Arc::new(Progress::default()),
+            )
+            .await;
+            assert!(failure.is_none(), "run failed: {failure:?}");
+            assert_eq!(report.accounts_scored, accounts);
+            println!("{label} run {attempt}: {}", report.timings);
+            best = best.min(report.timings.total_s);
+        }
+        totals.push(best);
+    }
+    println!(
+        "scoring run of {accounts} accounts: xgboost {:.2} s, lightgbm demo {:.2} s (best of 2 each): xgboost takes {:.2}x the LightGBM run",
+        totals[0],
+        totals[1],
+        totals[0] / totals[1]
+    );
+    drop_database(&server, DATABASE, pool).await;
+}
