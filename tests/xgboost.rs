@@ -576,3 +576,161 @@ async fn crafted_lightgbm_models_are_refused_before_lightgbm_parses_them() {
     let listed = app.get("/v1/models", Some(&app.keys.admin)).await;
     assert_eq!(listed.json(), json!([]), "nothing crafted was registered");
 }
+
+/// A fixed-seed generator for the mutation tests (xorshift64*).
+struct Mutator(u64);
+
+impl Mutator {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Bounded fuzzing of the model parsers: thousands of mutated model files (bytes flipped,
+/// files cut short, indices and counts in the trees replaced by small integers, which is what
+/// reaches past a structural check) must each be accepted or refused, never panic or crash
+/// the process. A mutated LightGBM text that the native validator accepts then goes through
+/// LightGBM itself, as an upload would.
+#[test]
+fn mutated_model_files_are_refused_or_served_never_crash() {
+    let mut rng = Mutator(0x5eed_1234_abcd);
+    let mut outcomes = [0usize; 2];
+    for file in [
+        "numeric_named.json",
+        "numeric_named.ubj",
+        "categorical.json",
+    ] {
+        let original = read(file);
+        for _ in 0..600 {
+            let mut bytes = original.clone();
+            match rng.below(3) {
+                0 => {
+                    for _ in 0..1 + rng.below(4) {
+                        let at = rng.below(bytes.len());
+                        bytes[at] = rng.next() as u8;
+                    }
+                }
+                1 => bytes.truncate(rng.below(bytes.len())),
+                _ => {
+                    let at = rng.below(bytes.len());
+                    let len = rng.below(64).min(bytes.len() - at);
+                    let chunk = bytes[at..at + len].to_vec();
+                    bytes.splice(at..at, chunk);
+                }
+            }
+            let ok = matches!(XgbModel::parse(&bytes, None), Ok(Some(_)));
+            outcomes[usize::from(ok)] += 1;
+        }
+    }
+    // Structural mutations of the JSON trees: any index or count the evaluator trusts.
+    let doc: Value = serde_json::from_slice(&read("categorical.json")).unwrap();
+    let keys = [
+        "left_children",
+        "right_children",
+        "split_indices",
+        "split_type",
+        "categories_nodes",
+        "categories_segments",
+        "categories_sizes",
+        "categories",
+        "default_left",
+    ];
+    for _ in 0..1500 {
+        let mut doc = doc.clone();
+        let trees = doc["learner"]["gradient_booster"]["model"]["trees"]
+            .as_array_mut()
+            .unwrap();
+        let t = rng.below(trees.len());
+        let key = keys[rng.below(keys.len())];
+        if let Some(array) = trees[t][key].as_array_mut()
+            && !array.is_empty()
+        {
+            let at = rng.below(array.len());
+            array[at] = json!(rng.below(70) as i64 - 5);
+        }
+        let bytes = serde_json::to_vec(&doc).unwrap();
+        let ok = matches!(XgbModel::parse(&bytes, None), Ok(Some(_)));
+        outcomes[usize::from(ok)] += 1;
+    }
+    assert!(
+        outcomes[0] > 1000 && outcomes[1] > 10,
+        "refused/served: {outcomes:?}"
+    );
+
+    // LightGBM: a small model, its tree lines' integers replaced.
+    let text = small_lightgbm_model();
+    let lines: Vec<&str> = text.lines().collect();
+    let tree_lines: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| {
+            [
+                "split_feature=",
+                "left_child=",
+                "right_child=",
+                "num_leaves=",
+                "cat_boundaries=",
+                "decision_type=",
+            ]
+            .iter()
+            .any(|k| l.starts_with(k))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let mut served = 0;
+    for _ in 0..400 {
+        let mut mutated: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+        let i = tree_lines[rng.below(tree_lines.len())];
+        let (key, values) = mutated[i].split_once('=').unwrap();
+        let mut values: Vec<String> = values.split(' ').map(str::to_owned).collect();
+        let at = rng.below(values.len());
+        values[at] = (rng.below(40) as i64 - 10).to_string();
+        mutated[i] = format!("{key}={}", values.join(" "));
+        let mutated = mutated.join("\n") + "\n";
+        if switchboard::scoring::model::ParsedModel::parse(mutated.as_bytes(), None).is_ok() {
+            served += 1;
+        }
+    }
+    assert!(
+        served < 400,
+        "every mutation was accepted: the mutations do nothing"
+    );
+}
+
+/// A 20-tree LightGBM model on 3 features, without `tree_sizes` so edits are read line by line.
+fn small_lightgbm_model() -> String {
+    let mut rng = Mutator(99);
+    let n = 400;
+    let mut x = Vec::with_capacity(n * 3);
+    let mut y = Vec::with_capacity(n);
+    for _ in 0..n {
+        let a = rng.below(100) as f64 / 10.0;
+        let b = rng.below(7) as f64;
+        let c = if rng.below(10) == 0 {
+            f64::NAN
+        } else {
+            rng.below(50) as f64
+        };
+        x.extend([a, b, c]);
+        y.push(f32::from(u8::from(a + b > 8.0 || c > 40.0)));
+    }
+    let text = switchboard::scoring::training::train_model(
+        &x,
+        &y,
+        &["a", "b", "c"],
+        "categorical_feature=1",
+        "objective=binary deterministic=true seed=7 num_threads=1 verbose=-1 num_leaves=7 min_data_in_leaf=5",
+        20,
+    )
+    .expect("LightGBM trains");
+    text.lines()
+        .filter(|l| !l.starts_with("tree_sizes="))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}

@@ -15,7 +15,9 @@
 //! * `Tree::CategoricalDecision`: NaN and negative values go right; otherwise the value is
 //!   truncated to `int` and looked up in the node's bitset (`cat_boundaries` /
 //!   `cat_threshold`); values beyond the bitset go right.
-//! * `Tree::GetLeaf` only looks at the categorical bit when the tree's `num_cat > 0`.
+//! * `Tree::GetLeaf` only looks at the categorical bit when the tree's `num_cat > 0`; a
+//!   categorical bit in a tree with `num_cat=0`, or a `decision_type` outside 0..=11, is
+//!   refused (LightGBM never writes one, and crashed reading one).
 //! * `GBDT::PredictRaw` sums tree outputs in tree order starting from `0.0`;
 //!   `GBDT::Predict` divides by the number of iterations when `average_output` is set and
 //!   then applies `BinaryLogloss::ConvertOutput`, `1 / (1 + exp(-sigmoid * x))`.
@@ -860,8 +862,20 @@ impl NativeModel {
             let missing = (dt >> 2) & 3;
             let mut meta = feature as u32;
             let value;
-            // `GetLeaf` ignores the categorical bit in a tree without categorical splits.
-            if raw.num_cat > 0 && dt & K_CATEGORICAL_MASK != 0 {
+            // LightGBM writes only the categorical, default-left and missing-type bits, and
+            // the categorical bit only in trees with categorical splits; it trusts them when
+            // it reads a model (an inconsistent node crashed it), so anything else is refused.
+            if !(0..12).contains(&dt) {
+                return Err(err(format!(
+                    "node {node}: decision_type {dt} is not one LightGBM writes (0 to 11)"
+                )));
+            }
+            if raw.num_cat == 0 && dt & K_CATEGORICAL_MASK != 0 {
+                return Err(err(format!(
+                    "node {node}: decision_type {dt} marks a categorical split, but the tree has num_cat=0"
+                )));
+            }
+            if dt & K_CATEGORICAL_MASK != 0 {
                 // `static_cast<int>(threshold_[node])` picks the bitset.
                 let cat_idx = threshold as i64;
                 if !(threshold >= 0.0 && (cat_idx as usize) < raw.num_cat) {
@@ -1633,7 +1647,7 @@ mod tests {
     const T_ZERO_THRESHOLD: &str = "num_leaves=3\nnum_cat=0\nsplit_feature=0 1\nthreshold=0 2\ndecision_type=0 10\nleft_child=1 -1\nright_child=-3 -2\nleaf_value=0.01 0.02 0.03\n";
     /// Threshold -kZeroThreshold on x0: -kZeroThreshold itself arrives as 0.0 and goes right.
     const T_MINUS_KZT: &str = "num_leaves=2\nnum_cat=0\nsplit_feature=0\nthreshold=-1.0000000180025095e-35\ndecision_type=0\nleft_child=-1\nright_child=-2\nleaf_value=0.5 -0.5\n";
-    /// Categorical bit set but num_cat=0: LightGBM decides numerically, `x2 <= 2.5`.
+    /// Categorical bit set but num_cat=0: refused.
     const T_CAT_BIT_NO_CAT: &str = "num_leaves=2\nnum_cat=0\nsplit_feature=2\nthreshold=2.5\ndecision_type=1\nleft_child=-1\nright_child=-2\nleaf_value=0.125 0.375\n";
 
     fn model_text_with(header_extra: &str, objective: &str, trees: &[&str]) -> String {
@@ -1660,7 +1674,6 @@ mod tests {
             T_LEAF,
             T_ZERO_THRESHOLD,
             T_MINUS_KZT,
-            T_CAT_BIT_NO_CAT,
         ]
     }
 
@@ -1835,9 +1848,14 @@ mod tests {
         // Threshold -kZeroThreshold: the threshold value itself arrives as 0.0.
         assert_eq!(one(T_MINUS_KZT, [-KZT, 0.0, 0.0]), -0.5);
         assert_eq!(one(T_MINUS_KZT, [(-KZT).next_down(), 0.0, 0.0]), 0.5);
-        // The categorical bit is ignored in a tree with num_cat=0.
-        assert_eq!(one(T_CAT_BIT_NO_CAT, [0.0, 0.0, 2.0]), 0.125);
-        assert_eq!(one(T_CAT_BIT_NO_CAT, [0.0, 0.0, 3.0]), 0.375);
+        // A categorical bit in a tree with num_cat=0 is refused (LightGBM crashed on such
+        // nodes), as is a decision_type with bits LightGBM never writes.
+        let msg = parse_err(&model_text(&[T_CAT_BIT_NO_CAT]));
+        assert!(msg.contains("num_cat=0"), "{msg}");
+        let msg = parse_err(&model_text(&[
+            &T_NONE.replace("decision_type=0", "decision_type=21")
+        ]));
+        assert!(msg.contains("decision_type 21"), "{msg}");
     }
 
     #[test]
