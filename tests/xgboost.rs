@@ -123,9 +123,12 @@ fn predictions_margins_and_contributions_equal_xgboost() {
                     .map(|b| f64::from(f32::from_bits(bits(b))))
                     .collect();
                 assert_eq!(contributions.len(), want.len());
+                // Computed in float32 in XGBoost's order of operations: equal bit for bit
+                // (the issue asks for 1e-5 relative).
                 for (k, (got, want)) in contributions.iter().zip(&want).enumerate() {
-                    assert!(
-                        (got - want).abs() <= 1e-5 * want.abs().max(1e-2),
+                    assert_eq!(
+                        got.to_bits(),
+                        want.to_bits(),
                         "{file} row {i} contribution {k}: {got} vs xgboost {want}"
                     );
                 }
@@ -160,21 +163,14 @@ fn importances_equal_get_score_and_feature_importances() {
                 let index = names.iter().position(|n| n == feature).unwrap();
                 let want: f64 = value.as_str().unwrap().parse().unwrap();
                 let got = got[&index];
-                assert!(
-                    (got - want).abs() <= 1e-6 * want.abs().max(1.0),
-                    "{name} {key} {feature}: {got} vs xgboost {want}"
-                );
+                assert_eq!(got, want, "{name} {key} {feature}");
             }
         }
         if let Some(want) = e["sklearn_feature_importances_bits"].as_array() {
             let got = model.feature_importances();
             for (i, w) in want.iter().enumerate() {
                 let want = f64::from(f32::from_bits(bits(w)));
-                assert!(
-                    (got[i] - want).abs() <= 1e-6,
-                    "{name} feature_importances_[{i}]: {} vs {want}",
-                    got[i]
-                );
+                assert_eq!(got[i], want, "{name} feature_importances_[{i}]");
             }
         }
     }
