@@ -730,3 +730,21 @@ fn small_lightgbm_model() -> String {
         .map(|l| format!("{l}\n"))
         .collect()
 }
+
+/// `MODEL_PATH` may name an XGBoost file: it is registered and activated at start.
+#[tokio::test]
+async fn model_path_at_start_takes_an_xgboost_file() {
+    let app = TestApp::new().await;
+    let path = std::path::Path::new(FIXTURES).join("numeric_named.ubj");
+    app.state
+        .models
+        .bootstrap_from_file(&app.state.db, &path)
+        .await
+        .expect("registers and activates");
+    let active = app.state.models.active().expect("active");
+    assert_eq!(active.library.name(), "xgboost");
+    assert_eq!(active.evaluator(), "xgboost-native");
+    let listed = app.get("/v1/models", Some(&app.keys.admin)).await.json();
+    assert_eq!(listed[0]["format"], "xgboost_ubjson");
+    assert_eq!(listed[0]["active"], true);
+}
