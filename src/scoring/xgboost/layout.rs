@@ -22,8 +22,10 @@ use super::{
 const MAX_COMPLETE_DEPTH: usize = 8;
 /// Trees stepped together for one row.
 const TREE_LANES: usize = 8;
-/// Rows stepped together through one tree in a batch.
+/// Rows stepped together through one tree in a batch (portable kernel).
 const ROW_LANES: usize = 16;
+/// Rows per block of the AVX2 batch kernel.
+const SIMD_ROWS: usize = 32;
 
 const DEFAULT_LEFT: u32 = 1 << 31;
 const FEATURE_BITS: u32 = !DEFAULT_LEFT;
@@ -74,17 +76,22 @@ impl Layout {
 
     /// Margins of row-major `f64` rows of `width` features.
     pub fn margins(&self, rows: &[f64], width: usize, base: f32, out: &mut [f32]) {
-        let mut block = vec![0f32; ROW_LANES * width];
+        let block_rows = match self {
+            Layout::Complete(c) => c.block_rows(),
+            Layout::Walk(_) => ROW_LANES,
+        };
+        let mut block = vec![0f32; block_rows * width];
         for (chunk, out) in rows
-            .chunks(ROW_LANES * width)
-            .zip(out.chunks_mut(ROW_LANES))
+            .chunks(block_rows * width)
+            .zip(out.chunks_mut(block_rows))
         {
             for (b, v) in block.iter_mut().zip(chunk) {
                 *b = *v as f32;
             }
             let block = &block[..chunk.len()];
             match self {
-                Layout::Complete(c) if out.len() == ROW_LANES => {
+                // A whole block takes the lockstep kernel; the last, short one goes row by row.
+                Layout::Complete(c) if out.len() == block_rows => {
                     c.margins_block(block, width, base, out)
                 }
                 _ => {
@@ -101,9 +108,14 @@ pub struct Complete {
     depth: usize,
     /// `2^depth - 1` splits per tree.
     splits: Vec<Split>,
+    /// The same splits as two arrays, for the AVX2 batch kernel's gathers.
+    thresholds: Vec<f32>,
+    metas: Vec<u32>,
     /// `2^depth` leaf values per tree.
     leaves: Vec<f32>,
     trees: usize,
+    /// AVX2 is available (checked once, at load).
+    avx2: bool,
 }
 
 impl Complete {
@@ -124,10 +136,25 @@ impl Complete {
         }
         Complete {
             depth,
+            // Padded by a vector so the kernel's 8-wide loads of a shallow tree's first nodes
+            // stay inside the arrays.
+            thresholds: splits
+                .iter()
+                .map(|s| s.threshold)
+                .chain([f32::NAN; 8])
+                .collect(),
+            metas: splits.iter().map(|s| s.meta).chain([0; 8]).collect(),
             splits,
             leaves,
             trees: raw.trees.len(),
+            avx2: has_avx2(),
         }
+    }
+
+    /// Rows per batch block: 32 for the AVX2 kernel (four groups of eight lanes whose
+    /// gathers overlap), 16 for the portable one.
+    fn block_rows(&self) -> usize {
+        if self.avx2 { SIMD_ROWS } else { ROW_LANES }
     }
 
     #[inline(always)]
@@ -166,8 +193,21 @@ impl Complete {
         margin
     }
 
-    /// Margins of exactly `ROW_LANES` rows, stepped together through each tree.
+    /// Margins of exactly `block_rows()` rows, stepped together through each tree.
     fn margins_block(&self, block: &[f32], width: usize, base: f32, out: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            assert_eq!(
+                block.len(),
+                SIMD_ROWS * width,
+                "an AVX2 block is SIMD_ROWS rows"
+            );
+            // SAFETY: `avx2` is set only where the CPU has AVX2; the block holds SIMD_ROWS
+            // rows of `width` features and every split's feature is below `width` (checked
+            // at parse time).
+            unsafe { self.margins_block_avx2(block, width, base, out) };
+            return;
+        }
         let inner = (1usize << self.depth) - 1;
         out.fill(base);
         for t in 0..self.trees {
@@ -183,6 +223,139 @@ impl Complete {
                 *o += leaves[p - inner];
             }
         }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Complete {
+    /// The batch kernel with AVX2: eight rows per vector, four vectors in flight.
+    ///
+    /// The first six levels of a tree (63 splits) are held in registers and looked up with
+    /// `vpermps` (levels 0-2 share one register, level 3 has one, level 4 two, level 5
+    /// four, blended on the index's high bits); deeper levels are gathered. So a level
+    /// costs one gather, of the eight rows' feature values, instead of three. Each
+    /// position moves to 2p+1 or 2p+2; the leaves are gathered and added in tree order, in
+    /// `f32`, exactly as the portable kernel adds them.
+    ///
+    /// # Safety
+    /// The CPU has AVX2; `block` holds `SIMD_ROWS` rows of `width` features, `out` has
+    /// `SIMD_ROWS` values, and every split's feature is below `width`.
+    #[target_feature(enable = "avx2")]
+    unsafe fn margins_block_avx2(&self, block: &[f32], width: usize, base: f32, out: &mut [f32]) {
+        use std::arch::x86_64::*;
+        const GROUPS: usize = SIMD_ROWS / 8;
+        let inner = (1usize << self.depth) - 1;
+        let width_v = _mm256_set1_epi32(width as i32);
+        let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let row_offsets: [__m256i; GROUPS] = std::array::from_fn(|g| {
+            _mm256_mullo_epi32(
+                _mm256_add_epi32(lanes, _mm256_set1_epi32(8 * g as i32)),
+                width_v,
+            )
+        });
+        let feature_bits = _mm256_set1_epi32(FEATURE_BITS as i32);
+        let two = _mm256_set1_epi32(2);
+        let seven = _mm256_set1_epi32(7);
+        let fifteen = _mm256_set1_epi32(15);
+        let inner_v = _mm256_set1_epi32(inner as i32);
+        let mut sums = [_mm256_set1_ps(base); GROUPS];
+        for t in 0..self.trees {
+            // SAFETY: tree t's splits are `inner` values from t * inner (the arrays carry 8
+            // more at the end, so 8-wide loads of nodes 0..63 of a shallower tree stay
+            // inside them), its leaves `inner + 1` from t * (inner + 1). Positions stay
+            // below `inner` for `depth` levels (a complete tree) and end in
+            // [inner, 2 * inner], so leaf indices are in [0, inner]; feature offsets are
+            // below SIMD_ROWS * width (see # Safety).
+            unsafe {
+                let thresholds = self.thresholds.as_ptr().add(t * inner);
+                let metas = self.metas.as_ptr().add(t * inner).cast::<i32>();
+                let leaves = self.leaves.as_ptr().add(t * (inner + 1));
+                let load = |node: usize| {
+                    if node < inner {
+                        (
+                            _mm256_loadu_ps(thresholds.add(node)),
+                            _mm256_loadu_si256(metas.add(node).cast::<__m256i>()),
+                        )
+                    } else {
+                        (_mm256_setzero_ps(), _mm256_setzero_si256())
+                    }
+                };
+                // Nodes 0-6 (levels 0-2), 7-14, 15-30, 31-62.
+                let top = load(0);
+                let level3 = load(7);
+                let level4 = [load(15), load(23)];
+                let level5 = [load(31), load(39), load(47), load(55)];
+                let pick = |table: (__m256, __m256i), index: __m256i| {
+                    (
+                        _mm256_permutevar8x32_ps(table.0, index),
+                        _mm256_permutevar8x32_epi32(table.1, index),
+                    )
+                };
+                let blend = |low: (__m256, __m256i), high: (__m256, __m256i), mask: __m256i| {
+                    (
+                        _mm256_blendv_ps(low.0, high.0, _mm256_castsi256_ps(mask)),
+                        _mm256_blendv_epi8(low.1, high.1, mask),
+                    )
+                };
+                let mut position = [_mm256_setzero_si256(); GROUPS];
+                for level in 0..self.depth {
+                    for g in 0..GROUPS {
+                        let p = position[g];
+                        let (threshold, meta) = match level {
+                            0..=2 => pick(top, p),
+                            3 => pick(level3, _mm256_sub_epi32(p, seven)),
+                            4 => {
+                                let i = _mm256_sub_epi32(p, fifteen);
+                                let high = _mm256_cmpgt_epi32(i, seven);
+                                blend(pick(level4[0], i), pick(level4[1], i), high)
+                            }
+                            5 => {
+                                let i = _mm256_sub_epi32(p, _mm256_set1_epi32(31));
+                                // All ones where bit 3 is set (blendv_epi8 reads every byte's sign).
+                                let bit3 = _mm256_srai_epi32::<31>(_mm256_slli_epi32::<28>(i));
+                                let low = blend(pick(level5[0], i), pick(level5[1], i), bit3);
+                                let high = blend(pick(level5[2], i), pick(level5[3], i), bit3);
+                                blend(low, high, _mm256_cmpgt_epi32(i, fifteen))
+                            }
+                            _ => (
+                                _mm256_i32gather_ps::<4>(thresholds, p),
+                                _mm256_i32gather_epi32::<4>(metas, p),
+                            ),
+                        };
+                        let at =
+                            _mm256_add_epi32(row_offsets[g], _mm256_and_si256(meta, feature_bits));
+                        let x = _mm256_i32gather_ps::<4>(block.as_ptr(), at);
+                        let below = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_LT_OQ>(x, threshold));
+                        let missing = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_UNORD_Q>(x, x));
+                        let default_left = _mm256_srai_epi32::<31>(meta);
+                        // All ones (-1) to go left, 0 to go right: 2p + 2 + that.
+                        let left = _mm256_or_si256(below, _mm256_and_si256(missing, default_left));
+                        let doubled = _mm256_add_epi32(p, p);
+                        position[g] = _mm256_add_epi32(_mm256_add_epi32(doubled, two), left);
+                    }
+                }
+                for g in 0..GROUPS {
+                    let leaf =
+                        _mm256_i32gather_ps::<4>(leaves, _mm256_sub_epi32(position[g], inner_v));
+                    sums[g] = _mm256_add_ps(sums[g], leaf);
+                }
+            }
+        }
+        for (g, sum) in sums.iter().enumerate() {
+            // SAFETY: `out` has SIMD_ROWS = 8 * GROUPS values.
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(8 * g), *sum) };
+        }
+    }
+}
+
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 
