@@ -1710,11 +1710,6 @@ mod tests {
         } else {
             -0.5
         };
-        let t_cat_bit = if x2.is_nan() || x2 <= 2.5 {
-            0.125
-        } else {
-            0.375
-        };
         let mut sum = 0.0;
         for t in [
             t_none,
@@ -1724,7 +1719,6 @@ mod tests {
             0.25,
             t_zero_threshold,
             t_minus_kzt,
-            t_cat_bit,
         ] {
             sum += t;
         }
@@ -1775,7 +1769,7 @@ mod tests {
     fn hand_written_rules() {
         let m = NativeModel::parse(&model_text(&all_trees())).unwrap();
         assert_eq!(m.num_features(), 3);
-        assert_eq!(m.num_trees(), 8);
+        assert_eq!(m.num_trees(), 7);
         assert!(m.is_binary());
         assert_eq!(m.objective(), "binary sigmoid:1");
         assert_eq!(m.feature_names(), ["a", "b", "c"]);
@@ -2162,9 +2156,9 @@ mod tests {
     #[test]
     fn nodes_visited_counts_decisions() {
         let m = NativeModel::parse(&model_text(&all_trees())).unwrap();
-        // One decision per two-leaf tree (6), none for the leaf, two or one for T_ZERO_THRESHOLD.
-        assert_eq!(m.nodes_visited(&[-1.0, 0.0, 0.0]), 8);
-        assert_eq!(m.nodes_visited(&[1.0, 0.0, 0.0]), 7);
+        // One decision per two-leaf tree (5), none for the leaf, two or one for T_ZERO_THRESHOLD.
+        assert_eq!(m.nodes_visited(&[-1.0, 0.0, 0.0]), 7);
+        assert_eq!(m.nodes_visited(&[1.0, 0.0, 0.0]), 6);
     }
 
     #[test]
