@@ -196,9 +196,8 @@ fn json_and_ubjson_of_one_booster_are_the_same_model() {
 
 #[test]
 fn a_model_without_feature_names_needs_a_list() {
-    let err = XgbModel::parse(&read("no_feature_names.json"), None)
-        .err()
-        .expect("refused without names");
+    let err =
+        XgbModel::parse(&read("no_feature_names.json"), None).expect_err("refused without names");
     assert!(err.to_string().contains("no feature names"), "{err}");
 }
 
@@ -206,7 +205,8 @@ fn a_model_without_feature_names_needs_a_list() {
 fn hostile_models_are_refused_not_crashed_on() {
     let text = String::from_utf8(read("numeric_named.json")).unwrap();
     let doc: Value = serde_json::from_str(&text).unwrap();
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    type Mutation = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Mutation)> = vec![
         (
             "the model has 8 features",
             Box::new(|t| t["split_indices"][0] = json!(99999)),
@@ -241,7 +241,7 @@ fn hostile_models_are_refused_not_crashed_on() {
         let mut doc = doc.clone();
         mutate(&mut doc["learner"]["gradient_booster"]["model"]["trees"][0]);
         let bytes = serde_json::to_vec(&doc).unwrap();
-        let err = XgbModel::parse(&bytes, None).err().expect("refused");
+        let err = XgbModel::parse(&bytes, None).expect_err("refused");
         assert!(err.to_string().contains(want), "{want}: {err}");
     }
 }

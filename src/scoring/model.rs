@@ -73,7 +73,7 @@ enum Engine {
     /// LightGBM is the reference; the native evaluator serves when it proved equal.
     LightGbm {
         reference: ReferenceBooster,
-        native: Option<NativeModel>,
+        native: Option<Box<NativeModel>>,
     },
     /// XGBoost models are evaluated natively only (there is no XGBoost library here).
     XgBoost(XgbModel),
@@ -190,7 +190,7 @@ impl ParsedModel {
             return Err(ModelError::NotBinary(objective));
         }
         let native_check = verify_native(&native, &reference);
-        let native = native_check.passed.then_some(native);
+        let native = native_check.passed.then(|| Box::new(native));
         if !native_check.passed {
             tracing::warn!(detail = %native_check.detail, "native evaluator disabled for this model; LightGBM serves it");
         }

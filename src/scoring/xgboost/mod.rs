@@ -348,7 +348,7 @@ impl XgbModel {
         }
         let longest = candidates.iter().map(Vec::len).max().unwrap_or(1);
         let n = (longest * 2).clamp(64, 2048);
-        let mut state = 0x5eed_0c5u64;
+        let mut state = 0x05ee_d0c5_u64;
         let mut rows = Vec::with_capacity(n * width);
         for r in 0..n {
             for values in &candidates {
@@ -443,7 +443,7 @@ pub(crate) fn goes_left(node: &model::RawNode, value: f32) -> bool {
 /// `common::Decision`'s test: a category in the node's set goes right. Negative values and
 /// values too large to be a category are never in a set.
 pub(crate) fn category_in_set(set: &[u32], value: f32) -> bool {
-    if !(value >= 0.0) || value >= model::MAX_CATEGORY as f32 {
+    if value.is_nan() || value < 0.0 || value >= model::MAX_CATEGORY as f32 {
         return false;
     }
     set.binary_search(&(value as u32)).is_ok()

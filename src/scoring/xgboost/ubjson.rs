@@ -36,6 +36,14 @@ pub fn parse(bytes: &[u8]) -> Result<Value, UbjsonError> {
     Ok(value)
 }
 
+/// The start of a container: an optimized one's element type and count, or the first
+/// marker inside a plain one.
+struct ContainerHeader {
+    element_type: Option<u8>,
+    count: Option<usize>,
+    first: Option<u8>,
+}
+
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
@@ -133,7 +141,7 @@ impl Reader<'_> {
     }
 
     /// `$type` and `#count` of an optimized container, if present.
-    fn container_header(&mut self) -> Result<(Option<u8>, Option<usize>, Option<u8>), UbjsonError> {
+    fn container_header(&mut self) -> Result<ContainerHeader, UbjsonError> {
         let mut element_type = None;
         let mut next = self.marker()?;
         if next == b'$' {
@@ -145,16 +153,28 @@ impl Reader<'_> {
         }
         if next == b'#' {
             let count = self.length()?;
-            return Ok((element_type, Some(count), None));
+            return Ok(ContainerHeader {
+                element_type,
+                count: Some(count),
+                first: None,
+            });
         }
-        Ok((None, None, Some(next)))
+        Ok(ContainerHeader {
+            element_type: None,
+            count: None,
+            first: Some(next),
+        })
     }
 
     fn array(&mut self, depth: usize) -> Result<Value, UbjsonError> {
         if depth > MAX_DEPTH {
             return Err(self.error("containers nest too deeply"));
         }
-        let (element_type, count, first) = self.container_header()?;
+        let ContainerHeader {
+            element_type,
+            count,
+            first,
+        } = self.container_header()?;
         let mut items = Vec::new();
         match count {
             Some(count) => {
@@ -182,7 +202,11 @@ impl Reader<'_> {
         if depth > MAX_DEPTH {
             return Err(self.error("containers nest too deeply"));
         }
-        let (element_type, count, first) = self.container_header()?;
+        let ContainerHeader {
+            element_type,
+            count,
+            first,
+        } = self.container_header()?;
         let mut map = Map::new();
         match count {
             Some(count) => {
