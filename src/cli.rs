@@ -502,7 +502,8 @@ async fn run_serve(config: Config) -> anyhow::Result<()> {
             "\n================================================================\n\
              No admin key existed, so one was created. It is shown only now:\n\n    {key}\n\n\
              Use it as `Authorization: Bearer {key}`.\n\
-             Create more with `switchboard keys create --role <scorer|viewer|admin> --name <name>`.\n\
+             Create more with `switchboard keys create --role <scorer|viewer|admin> --name <name>`\n\
+             (`switchboard` is target/release/switchboard, or on the PATH after `cargo install --path .`).\n\
              ================================================================\n"
         );
     }
