@@ -176,6 +176,15 @@ async fn headers_in_any_case_and_order_and_a_header_matching_neither_spelling() 
     assert_eq!(x1["cycle_time_s"], 3600.0);
     assert_eq!(x1["escalated"], true);
 
+    // A log whose activities have no canonical role says what to do.
+    let unmapped = "case_id,activity,event_time\n\
+                    H-1,Insert ticket,2026-03-02T09:00:00Z\n\
+                    H-1,Resolve ticket,2026-03-02T10:00:00Z\n";
+    let report = upload(&app, "helpdesk.csv", unmapped.as_bytes()).await;
+    assert_eq!(report["unmapped_activities"], 2);
+    let hint = report["hint"].as_str().unwrap_or_default();
+    assert!(hint.contains("PUT /v1/activity-mappings"), "{report}");
+
     let neither = upload(&app, "other.csv", b"number,state,when\n1,New,today\n").await;
     assert_eq!(neither["status"], "failed");
     let error = neither["error"].as_str().unwrap();

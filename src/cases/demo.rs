@@ -170,7 +170,7 @@ impl Style {
     fn of(draw: u64) -> Style {
         Style {
             portuguese: draw % 100 < 40,
-            words: (draw >> 8) % 4 == 0,
+            words: (draw >> 8).is_multiple_of(4),
         }
     }
 

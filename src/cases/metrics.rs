@@ -1518,6 +1518,11 @@ mod tests {
         assert_eq!(handoffs(&[a, b, Some("SYSTEM"), b]), 1);
         assert_eq!(handoffs(&[a, a]), 0);
         assert_eq!(handoffs(&[None, Some("System")]), 0);
+        assert_eq!(
+            handoffs(&[a, Some("Sistema"), a]),
+            0,
+            "the Portuguese system agent"
+        );
     }
 
     #[test]
