@@ -246,22 +246,21 @@ fn fcr_reason(row: &ReconciliationRow, reported: bool) -> String {
     if reported {
         let mut found = Vec::new();
         if row.reactivations > 0 {
-            found.push(format!("reactivated {} time(s)", row.reactivations));
+            found.push(format!("was reactivated {} time(s)", row.reactivations));
         }
         if row.escalated {
-            found.push("escalated".to_owned());
+            found.push("was escalated".to_owned());
         }
         if row.handoffs > 0 {
-            found.push(format!("handed between agents {} time(s)", row.handoffs));
+            found.push(format!("changed agent {} time(s)", row.handoffs));
         }
         if found.is_empty() {
             found.push(
-                "information was requested from the customer or the case was assigned twice"
-                    .to_owned(),
+                "had an information request to the customer or a second assignment".to_owned(),
             );
         }
         format!(
-            "reported as resolved at first contact, but the case was {}",
+            "reported as resolved at first contact, but the case {}",
             found.join(", ")
         )
     } else {
