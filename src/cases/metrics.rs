@@ -1196,6 +1196,32 @@ mod tests {
     }
 
     #[test]
+    fn the_standard_hold_set_pauses_on_portuguese_status_reasons_too() {
+        let reason = |r: &str, e: CaseEvent| CaseEvent {
+            status_reason: Some(r.into()),
+            ..e
+        };
+        let events = with_target(
+            vec![
+                reason("Novo", ev(1, 0, CaseCreated)),
+                reason("EM ESPERA", ev(2, 10, AgentInvestigated)),
+                reason("Em Progresso", ev(3, 40, AgentInvestigated)),
+                reason("Aguardando cliente", ev(4, 50, AgentInvestigated)),
+                reason("Problema Resolvido", ev(5, 60, CaseResolved)),
+            ],
+            86_400.0,
+        );
+        let config = MetricsConfig {
+            hold_status_reasons: Some(values::expand_hold_reasons(&["standard".into()])),
+            ..MetricsConfig::default()
+        };
+        let m = compute(&events, &[], &config, at(100));
+        // 10-40 and 50-60 on hold: 40 minutes, and the SLA clock paused for them.
+        assert_eq!(m.on_hold_s, Some(2400.0));
+        assert_eq!(m.sla_elapsed_s, Some(1200.0));
+    }
+
+    #[test]
     fn status_reason_holds_replace_the_info_request_rule() {
         let events = status_reason_case();
         // 10..30, then 40 until the resolution at 70 (not open: no hold after it).

@@ -124,7 +124,8 @@ pub(super) fn parse(params: &KpiParams, need_period: bool) -> Result<Parsed, Api
 /// Freshness of the data behind a response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Freshness {
-    /// Latest event time stored.
+    /// How recent the data is: the latest event time stored, or the latest extraction time
+    /// of imported data (the template's `LastDataUpdate`) when that is later.
     pub data_as_of: Option<DateTime<Utc>>,
     /// When case data last changed.
     pub last_ingested_at: Option<DateTime<Utc>>,
