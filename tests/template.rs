@@ -542,3 +542,32 @@ async fn the_zero_configuration_start_imports_demo_cases_so_kpis_answer() {
     assert!(killed.success());
     let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
 }
+
+#[tokio::test]
+async fn demo_cases_are_never_imported_with_database_url_or_demo_data_false() {
+    let app = TestApp::new().await;
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM cases")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap()
+    };
+    // DATABASE_URL set (as every test app has it), DEMO_DATA on: nothing.
+    let mut config = (*app.state.config).clone();
+    config.serve.demo_data = true;
+    let state = switchboard::state::AppState {
+        config: std::sync::Arc::new(config.clone()),
+        ..app.state.clone()
+    };
+    switchboard::cli::import_demo_cases(&state).await.unwrap();
+    assert_eq!(count().await, 0);
+    // No DATABASE_URL but DEMO_DATA=false: nothing either.
+    config.database.database_url = None;
+    config.serve.demo_data = false;
+    let state = switchboard::state::AppState {
+        config: std::sync::Arc::new(config),
+        ..app.state.clone()
+    };
+    switchboard::cli::import_demo_cases(&state).await.unwrap();
+    assert_eq!(count().await, 0);
+}
