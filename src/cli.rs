@@ -1,5 +1,5 @@
-//! The command line: `serve`, `import`, `score-batch`, `population`, `migrate`, `openapi`,
-//! `keys`, `local-db`.
+//! The command line: `serve`, `import`, `demo-data`, `score-batch`, `population`, `migrate`,
+//! `openapi`, `keys`, `local-db`.
 
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
@@ -10,8 +10,10 @@ use sqlx::PgPool;
 use crate::{
     auth::{self, Authenticator, KeyCache, Role, keys::ApiKey},
     cases::{
+        demo,
         import::{Classifier, ImportFormat, ImportOptions},
         ingest::{self, ImportPhase},
+        store as case_store,
     },
     config::{CasesConfig, Config, DatabaseConfig, LogConfig, ServeConfig},
     db, http,
@@ -74,6 +76,20 @@ pub enum Command {
         cases: CasesConfig,
         #[command(flatten)]
         database: DatabaseConfig,
+    },
+    /// Write a deterministic synthetic event log in the Dynamics 365 template's own 21 columns
+    /// (English and Portuguese rows mixed, the derived columns filled, some deliberately
+    /// inconsistent), ready for `switchboard import`.
+    DemoData {
+        /// Cases (about 10 events each).
+        #[arg(long, default_value_t = 5_000)]
+        cases: usize,
+        /// Seed: the same seed gives the same file.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Where to write it; standard output when absent.
+        #[arg(long)]
+        output: Option<PathBuf>,
     },
     /// Score a population file (CSV or gzip CSV) with the active model and store every
     /// account's probability and decile, with a progress bar. Prints the run id.
@@ -272,6 +288,14 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             db::migrate(&pool).await?;
             runs::command::score_batch(&pool, &input, reference, max_bad_rows, &model_path).await
         }
+        Command::DemoData {
+            cases,
+            seed,
+            output,
+        } => {
+            tokio::task::spawn_blocking(move || write_demo_data(cases, seed, output.as_deref()))
+                .await?
+        }
         Command::Population {
             output,
             rows,
@@ -322,6 +346,33 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `demo-data`: the demo log to a file or standard output.
+fn write_demo_data(
+    cases: usize,
+    seed: u64,
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let config = demo::config(cases, seed);
+    let summary = match output {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            demo::write_csv(&config, std::io::BufWriter::new(file))
+                .with_context(|| format!("cannot write {}", path.display()))?
+        }
+        None => demo::write_csv(&config, std::io::stdout().lock())?,
+    };
+    eprintln!(
+        "wrote {} cases ({} rows; {} in Portuguese, {} with a derived column inconsistent on purpose){}",
+        summary.cases,
+        summary.rows,
+        summary.portuguese_cases,
+        summary.inconsistent_cases,
+        output.map_or_else(String::new, |p| format!(" to {}", p.display()))
+    );
+    Ok(())
 }
 
 async fn connect(database: &DatabaseConfig) -> anyhow::Result<PgPool> {
@@ -451,8 +502,16 @@ async fn run_serve(config: Config) -> anyhow::Result<()> {
             "\n================================================================\n\
              No admin key existed, so one was created. It is shown only now:\n\n    {key}\n\n\
              Use it as `Authorization: Bearer {key}`.\n\
-             Create more with `switchboard keys create --role <scorer|viewer|admin> --name <name>`.\n\
+             Create more with `switchboard keys create --role <scorer|viewer|admin> --name <name>`\n\
+             (`switchboard` is target/release/switchboard, or on the PATH after `cargo install --path .`).\n\
              ================================================================\n"
+        );
+    }
+    if let Err(error) = import_demo_cases(&state).await {
+        // A demo is a convenience: the service runs without it.
+        tracing::warn!(
+            error = format!("{error:#}"),
+            "could not import the demo cases"
         );
     }
     spawn_replica_sync(&state);
@@ -464,6 +523,69 @@ async fn run_serve(config: Config) -> anyhow::Result<()> {
     tracing::info!("listening on http://{listen_addr} (API docs at http://{listen_addr}/docs)");
     http::serve(listener, app, http::shutdown_signal(), drain_timeout).await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Cases imported on a zero-configuration start.
+pub const DEMO_CASES: usize = 5_000;
+
+/// On the zero-configuration start (no `DATABASE_URL`, so the private cluster) with an empty
+/// case store and `DEMO_DATA` on, imports [`DEMO_CASES`] demo cases so that every KPI, process
+/// view and staffing plan answers with data at once. Never when `DATABASE_URL` is set.
+pub async fn import_demo_cases(state: &AppState) -> anyhow::Result<()> {
+    let config = &state.config;
+    if config.database.database_url.is_some() || !config.serve.demo_data {
+        return Ok(());
+    }
+    if case_store::any_case(&state.db).await? {
+        return Ok(());
+    }
+    tracing::info!(
+        cases = DEMO_CASES,
+        "empty case store on the private cluster: importing demo cases (DEMO_DATA=false to skip)"
+    );
+    let started = std::time::Instant::now();
+    let file = tempfile::NamedTempFile::new()?;
+    let path = file.path().to_path_buf();
+    let written = tokio::task::spawn_blocking(move || -> anyhow::Result<demo::DemoSummary> {
+        let out = std::fs::File::create(&path)?;
+        Ok(demo::write_csv(
+            &demo::config(DEMO_CASES, 42),
+            std::io::BufWriter::new(out),
+        )?)
+    })
+    .await??;
+    let id = case_store::create_import(
+        &state.db,
+        &format!("demo-data --cases {DEMO_CASES}"),
+        "csv",
+        "switchboard serve (demo data)",
+    )
+    .await?;
+    let cases = &config.cases;
+    let result = ingest::import_file(
+        &state.db,
+        file.path(),
+        &ImportOptions::default(),
+        cases.event_timezone,
+        &cases.metrics(),
+        |_, _| {},
+    )
+    .await;
+    let (report, error) = match result {
+        Ok(report) => (report, None),
+        Err(error) => (ingest::ImportReport::default(), Some(error.to_string())),
+    };
+    case_store::finish_import(&state.db, id, &report, error.as_deref()).await?;
+    if let Some(error) = error {
+        anyhow::bail!(error);
+    }
+    tracing::info!(
+        cases = written.cases,
+        events = report.stored.events_stored,
+        seconds = started.elapsed().as_secs_f64(),
+        "demo cases imported (created 2026-01-05 to 2026-04-05; GET /v1/reconciliation shows their deliberate inconsistencies)"
+    );
     Ok(())
 }
 
@@ -582,6 +704,9 @@ async fn run_import(
         Err(error) => return Err(error.into()),
     };
     println!("{}", serde_json::to_string_pretty(&report)?);
+    if let Some(hint) = &report.hint {
+        eprintln!("hint: {hint}");
+    }
     eprintln!(
         "imported {} in {:.1} s: {} events stored, {} duplicates skipped, {} cases touched",
         file.display(),

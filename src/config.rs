@@ -190,6 +190,12 @@ pub struct ServeConfig {
     #[arg(long, env = "LATEST_SCORES_MAX_ACCOUNTS", default_value_t = 5_000_000)]
     pub latest_scores_max_accounts: u64,
 
+    /// On the zero-configuration start (no DATABASE_URL) with an empty case store, import
+    /// 5,000 demo cases so KPIs, process views and staffing answer with data at once. Never
+    /// when DATABASE_URL is set.
+    #[arg(long, env = "DEMO_DATA", default_value_t = true, action = clap::ArgAction::Set)]
+    pub demo_data: bool,
+
     /// Seconds a validated API key is trusted before it is looked up again (revocation delay).
     #[arg(long, env = "AUTH_CACHE_TTL_S", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub auth_cache_ttl_s: u64,
@@ -246,8 +252,10 @@ pub struct CasesConfig {
     #[arg(long, env = "SLA_WARNING_SHARE", default_value_t = 0.75, value_parser = parse_share)]
     pub sla_warning_share: f64,
 
-    /// Comma-separated status reasons that put a case on hold (pausing its SLA clock). Empty:
-    /// a case is on hold from each `info_requested` to its next event.
+    /// Comma-separated status reasons that put a case on hold (pausing its SLA clock), matched
+    /// ignoring case and accents. `standard` stands for the template's English and Portuguese
+    /// ones: On Hold, Em Espera, Waiting for Details, Aguardando Cliente. Empty: a case is on
+    /// hold from each `info_requested` to its next event.
     #[arg(
         long,
         env = "HOLD_STATUS_REASONS",
@@ -274,12 +282,7 @@ fn parse_share(text: &str) -> Result<f64, String> {
 
 impl CasesConfig {
     pub fn metrics(&self) -> crate::cases::metrics::MetricsConfig {
-        let reasons: Vec<String> = self
-            .hold_status_reasons
-            .iter()
-            .map(|r| r.trim().to_owned())
-            .filter(|r| !r.is_empty())
-            .collect();
+        let reasons = crate::cases::values::expand_hold_reasons(&self.hold_status_reasons);
         crate::cases::metrics::MetricsConfig {
             fcr_window_days: self.fcr_window_days,
             sla_warning_share: self.sla_warning_share,

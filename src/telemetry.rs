@@ -1,6 +1,6 @@
 //! Logging and the Prometheus metrics recorder.
 
-use std::sync::OnceLock;
+use std::{io::IsTerminal, sync::OnceLock};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
@@ -9,7 +9,7 @@ use crate::config::{LogConfig, LogFormat};
 
 /// Installs the global log subscriber (once; later calls are ignored, which keeps tests simple).
 pub fn init_logging(config: &LogConfig) -> anyhow::Result<()> {
-    let filter = EnvFilter::try_new(&config.log_level).map_err(|e| {
+    let filter = EnvFilter::try_new(filter_directives(&config.log_level)).map_err(|e| {
         anyhow::anyhow!(
             "LOG_LEVEL `{}` is not a valid filter: {e}",
             config.log_level
@@ -27,12 +27,28 @@ pub fn init_logging(config: &LogConfig) -> anyhow::Result<()> {
             )
             .try_init(),
         LogFormat::Text => registry
-            .with(fmt::layer().with_writer(std::io::stderr))
+            .with(
+                fmt::layer()
+                    .with_writer(std::io::stderr)
+                    // Colour codes only for a terminal, not for files and pipes.
+                    .with_ansi(std::io::stderr().is_terminal()),
+            )
             .try_init(),
     };
     // Already installed (tests build many apps in one process): keep the first.
     let _ = result;
     Ok(())
+}
+
+/// The filter for `LOG_LEVEL`: PostgreSQL's notices (`relation ... already exists, skipping`
+/// from every `CREATE ... IF NOT EXISTS`) are logged from `warn` up unless the filter names
+/// `sqlx` itself.
+fn filter_directives(level: &str) -> String {
+    if level.contains("sqlx") {
+        level.to_owned()
+    } else {
+        format!("{level},sqlx::postgres::notice=warn")
+    }
 }
 
 /// Request latency buckets, in seconds: fine below a millisecond where scoring lives.

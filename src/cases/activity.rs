@@ -55,6 +55,11 @@ impl Activity {
         self.names().1
     }
 
+    /// The Portuguese name of the template.
+    pub fn portuguese(self) -> &'static str {
+        self.names().2
+    }
+
     /// (code, English, Portuguese) as in the spec's table.
     fn names(self) -> (&'static str, &'static str, &'static str) {
         match self {

@@ -65,7 +65,12 @@ pub async fn store_batch(
     let touched: Vec<String> = touched.into_iter().collect();
     recompute(&mut tx, &touched, config, now).await?;
     if !touched.is_empty() {
-        let latest = events.iter().map(|(event, _)| event.event_time).max();
+        // The data is as of its latest event, or of its extraction when the file says when.
+        let latest = events
+            .iter()
+            .flat_map(|(event, _)| [Some(event.event_time), event.last_data_update])
+            .flatten()
+            .max();
         store::mark_changed(&mut *tx, latest).await?;
     }
     tx.commit().await?;
@@ -260,6 +265,28 @@ pub struct ImportReport {
     pub bad_rows_count: u64,
     /// The first bad rows (up to 1,000), with their line numbers.
     pub bad_rows: Vec<BadRow>,
+    /// When the data was extracted from its source: the latest `LastDataUpdate` of the file.
+    pub data_extracted_at: Option<DateTime<Utc>>,
+    /// What to do next, when the import needs it (e.g. most activities have no canonical role).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// The hint of an import most of whose stored events have an activity without a canonical
+/// role: such events are kept and counted in process views, but no metric uses them.
+pub fn unmapped_hint(stored: &BatchReport) -> Option<String> {
+    let (unmapped, events) = (stored.unmapped_activities, stored.events_stored);
+    (events > 0 && unmapped * 2 > events).then(|| {
+        format!(
+            "{unmapped} of the {events} events stored ({:.0} %) have an activity with no canonical role \
+             (unmapped_activities): they are kept and counted in process views, but no metric \
+             (cycle time, SLA, FCR, ...) uses them. Map the log's activity names to the 13 canonical \
+             roles with PUT /v1/activity-mappings, e.g. {{\"mappings\": {{\"Resolve ticket\": \
+             \"case_resolved\"}}}}; stored events take their new role at once. GET \
+             /v1/process/activities lists the names in use.",
+            100.0 * unmapped as f64 / events as f64
+        )
+    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -350,6 +377,8 @@ pub async fn import_file(
     let mut touched = std::collections::HashSet::new();
     while let Some(batch) = receiver.recv().await {
         done += batch.len() as u64;
+        let extracted = batch.iter().filter_map(|e| e.last_data_update).max();
+        report.data_extracted_at = report.data_extracted_at.max(extracted);
         let (stored, cases) = store_batch(pool, config, batch, Utc::now()).await?;
         report.stored.events_stored += stored.events_stored;
         report.stored.duplicates_skipped += stored.duplicates_skipped;
@@ -358,6 +387,7 @@ pub async fn import_file(
         progress(ImportPhase::Storing, done);
     }
     report.stored.cases_touched = touched.len() as u64;
+    report.hint = unmapped_hint(&report.stored);
     reader
         .await
         .map_err(|error| ImportError::Options(format!("reader task failed: {error}")))??;

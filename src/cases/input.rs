@@ -10,6 +10,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+use super::metrics::Reported;
 use crate::http::error::FieldError;
 
 /// One event as sent to `POST /v1/events` (field names are the template's columns).
@@ -38,6 +39,18 @@ pub struct EventInput {
     /// 1 to 5.
     pub csat: Option<i64>,
     pub product: Option<String>,
+    /// The template's `LastDataUpdate`: when the source data was extracted. The latest one
+    /// becomes the `data_as_of` of KPIs.
+    pub last_data_update: Option<String>,
+    /// The template's `IsFirstContactResolution` as the source computed it (kept as reported,
+    /// see `GET /v1/reconciliation`).
+    pub reported_first_contact_resolution: Option<bool>,
+    /// The template's `IsRework` as reported.
+    pub reported_rework: Option<bool>,
+    /// The template's `IsSlaBreached` as reported.
+    pub reported_sla_breached: Option<bool>,
+    /// The template's `ServiceRequestCycleTime` as reported, in seconds.
+    pub reported_cycle_time_s: Option<f64>,
     /// Any further attributes, kept as JSON.
     #[serde(flatten)]
     #[schema(value_type = Object)]
@@ -65,6 +78,10 @@ pub struct NewEvent {
     pub knowledge_article_id: Option<String>,
     pub csat: Option<i16>,
     pub product: Option<String>,
+    /// The template's `LastDataUpdate`.
+    pub last_data_update: Option<DateTime<Utc>>,
+    /// The template's derived columns, as reported.
+    pub reported: Reported,
     pub attributes: BTreeMap<String, Value>,
     /// For events without an id read from a file: how many earlier rows of the same file had
     /// the same natural key. Real logs repeat identical events (helpdesk: 127), and a file is
@@ -133,6 +150,24 @@ impl EventInput {
                 "must be a non-negative number of seconds",
             ));
         }
+        if let Some(reported) = self.reported_cycle_time_s
+            && !(reported.is_finite() && reported >= 0.0)
+        {
+            errors.push(FieldError::new(
+                field("reported_cycle_time_s"),
+                "must be a non-negative number of seconds",
+            ));
+        }
+        let last_data_update = match self.last_data_update.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => match parse_timestamp(text, zone, None) {
+                Ok(time) => Some(time),
+                Err(message) => {
+                    errors.push(FieldError::new(field("last_data_update"), message));
+                    None
+                }
+            },
+        };
         if case_id
             .as_ref()
             .is_some_and(|id| id.chars().count() > MAX_CASE_ID)
@@ -187,6 +222,13 @@ impl EventInput {
             sla_target_resolution_s: self.sla_target_resolution_s,
             is_escalated: self.is_escalated,
             csat,
+            last_data_update,
+            reported: Reported {
+                first_contact_resolution: self.reported_first_contact_resolution,
+                rework: self.reported_rework,
+                sla_breached: self.reported_sla_breached,
+                cycle_time_s: self.reported_cycle_time_s,
+            },
             attributes: self.extra,
             occurrence: 0,
         };

@@ -10,8 +10,8 @@
 //!   `case_reactivated` puts it back (after a resolution *or* a close). A case is Closed when a
 //!   close is in force and it was ever resolved, Canceled when a close is in force and it was
 //!   never resolved.
-//! - The agent `System` (ignoring case and surrounding spaces) is not an owner: it is skipped
-//!   by `handoffs`, `resolving_agent` and `first_response_s`.
+//! - The agent `System` (or `Sistema`, ignoring case and surrounding spaces) is not an owner:
+//!   it is skipped by `handoffs`, `resolving_agent` and `first_response_s`.
 //! - Hold and queue-wait intervals only run while the case is open; one still running at
 //!   `as_of` counts up to `as_of`.
 
@@ -21,11 +21,14 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::activity::{Activity, normalise_name};
+use super::{
+    activity::Activity,
+    values::{self, PriorityLevel},
+};
 
 /// Bumped whenever the definitions below change; stored on each case row so stale rows can be
 /// found and recomputed.
-pub const METRICS_VERSION: i32 = 1;
+pub const METRICS_VERSION: i32 = 2;
 
 /// One stored event of a case, as the metrics see it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -50,6 +53,19 @@ pub struct CaseEvent {
     pub is_escalated: Option<bool>,
     pub knowledge_article_id: Option<String>,
     pub csat: Option<i16>,
+    /// The template's derived columns as the source reported them (never used by the
+    /// metrics; kept for reconciliation).
+    pub reported: Reported,
+}
+
+/// The template's derived columns as a source system or analyst computed them
+/// (`IsFirstContactResolution`, `IsRework`, `IsSlaBreached`, `ServiceRequestCycleTime`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Reported {
+    pub first_contact_resolution: Option<bool>,
+    pub rework: Option<bool>,
+    pub sla_breached: Option<bool>,
+    pub cycle_time_s: Option<f64>,
 }
 
 /// Settings of the metrics.
@@ -60,7 +76,8 @@ pub struct MetricsConfig {
     /// Share of the SLA target from which an open case is `nearing` (default 0.75).
     pub sla_warning_share: f64,
     /// When set, on-hold time is the intervals whose `status_reason` is in this set
-    /// (matched ignoring case and surrounding spaces) instead of the `info_requested` rule.
+    /// (matched ignoring case, accents and surrounding spaces) instead of the
+    /// `info_requested` rule.
     pub hold_status_reasons: Option<Vec<String>>,
 }
 
@@ -128,6 +145,9 @@ pub struct CaseMetrics {
     pub agent: Option<String>,
     pub source_system: Option<String>,
     pub status_reason: Option<String>,
+    /// The canonical level of `priority` (`low` < `normal` < `high` < `urgent`, from English
+    /// or Portuguese labels); `None` for labels outside that scale.
+    pub priority_level: Option<PriorityLevel>,
 
     /// `None` only for a case without events.
     pub state: Option<CaseState>,
@@ -232,6 +252,16 @@ pub struct CaseMetrics {
     /// target. Durations growing with `as_of` (elapsed, hold, queue wait) are not tracked.
     /// The store recomputes cases whose instant has passed.
     pub next_change_at: Option<DateTime<Utc>>,
+
+    /// The template's `IsFirstContactResolution` as reported by the source (latest non-null);
+    /// compared with Switchboard's own metric by `GET /v1/reconciliation`.
+    pub reported_first_contact_resolution: Option<bool>,
+    /// The template's `IsRework` as reported.
+    pub reported_rework: Option<bool>,
+    /// The template's `IsSlaBreached` as reported.
+    pub reported_sla_breached: Option<bool>,
+    /// The template's `ServiceRequestCycleTime` as reported, in seconds.
+    pub reported_cycle_time_s: Option<f64>,
 }
 
 /// Computes a case's attributes and metrics.
@@ -385,12 +415,12 @@ impl<'a> Case<'a> {
             .config
             .hold_status_reasons
             .as_ref()
-            .map(|reasons| reasons.iter().map(|r| normalise_name(r)).collect());
+            .map(|reasons| reasons.iter().map(|r| values::status_key(r)).collect());
         let mut reason: Option<String> = None;
         let mut hold_after = Vec::with_capacity(self.events.len());
         for (e, &open) in self.events.iter().zip(&self.open_after) {
             if let Some(r) = &e.status_reason {
-                reason = Some(normalise_name(r));
+                reason = Some(values::status_key(r));
             }
             let by_rule = match &hold_set {
                 Some(set) => reason.as_ref().is_some_and(|r| set.contains(r)),
@@ -440,8 +470,13 @@ impl<'a> Case<'a> {
         m.agent = self.latest(|e| e.agent.clone());
         m.source_system = self.latest(|e| e.source_system.clone());
         m.status_reason = self.latest(|e| e.status_reason.clone());
+        m.priority_level = m.priority.as_deref().and_then(PriorityLevel::parse);
         m.csat = self.latest(|e| e.csat);
         m.csat_satisfied = m.csat.map(|score| score >= 4);
+        m.reported_first_contact_resolution = self.latest(|e| e.reported.first_contact_resolution);
+        m.reported_rework = self.latest(|e| e.reported.rework);
+        m.reported_sla_breached = self.latest(|e| e.reported.sla_breached);
+        m.reported_cycle_time_s = self.latest(|e| e.reported.cycle_time_s);
     }
 
     fn fill_times(&self, m: &mut CaseMetrics) {
@@ -696,7 +731,7 @@ fn owner_up_to(events: &[&CaseEvent]) -> Option<String> {
 }
 
 fn is_system(agent: &str) -> bool {
-    agent.trim().eq_ignore_ascii_case("system")
+    values::is_system_agent(agent)
 }
 
 /// A customer-facing agent event: not by `System` (an event without an agent counts).
@@ -852,6 +887,7 @@ mod tests {
             agent: Some("System".into()),
             source_system: Some("d365".into()),
             status_reason: Some("Problem Solved".into()),
+            priority_level: Some(PriorityLevel::High),
             state: Some(CaseState::Closed),
             event_count: 13,
             first_event_at: Some(at(0)),
@@ -889,6 +925,10 @@ mod tests {
             fcr_no_repeat: Some(Fcr::True),
             fcr_single_interaction: Some(Fcr::False),
             next_change_at: None,
+            reported_first_contact_resolution: None,
+            reported_rework: None,
+            reported_sla_breached: None,
+            reported_cycle_time_s: None,
         };
         assert_eq!(m, expected);
     }
@@ -1153,6 +1193,32 @@ mod tests {
             hold_status_reasons: Some(vec!["Waiting for Customer".into(), "on hold".into()]),
             ..MetricsConfig::default()
         }
+    }
+
+    #[test]
+    fn the_standard_hold_set_pauses_on_portuguese_status_reasons_too() {
+        let reason = |r: &str, e: CaseEvent| CaseEvent {
+            status_reason: Some(r.into()),
+            ..e
+        };
+        let events = with_target(
+            vec![
+                reason("Novo", ev(1, 0, CaseCreated)),
+                reason("EM ESPERA", ev(2, 10, AgentInvestigated)),
+                reason("Em Progresso", ev(3, 40, AgentInvestigated)),
+                reason("Aguardando cliente", ev(4, 50, AgentInvestigated)),
+                reason("Problema Resolvido", ev(5, 60, CaseResolved)),
+            ],
+            86_400.0,
+        );
+        let config = MetricsConfig {
+            hold_status_reasons: Some(values::expand_hold_reasons(&["standard".into()])),
+            ..MetricsConfig::default()
+        };
+        let m = compute(&events, &[], &config, at(100));
+        // 10-40 and 50-60 on hold: 40 minutes, and the SLA clock paused for them.
+        assert_eq!(m.on_hold_s, Some(2400.0));
+        assert_eq!(m.sla_elapsed_s, Some(1200.0));
     }
 
     #[test]
@@ -1478,6 +1544,11 @@ mod tests {
         assert_eq!(handoffs(&[a, b, Some("SYSTEM"), b]), 1);
         assert_eq!(handoffs(&[a, a]), 0);
         assert_eq!(handoffs(&[None, Some("System")]), 0);
+        assert_eq!(
+            handoffs(&[a, Some("Sistema"), a]),
+            0,
+            "the Portuguese system agent"
+        );
     }
 
     #[test]

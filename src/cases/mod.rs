@@ -4,6 +4,7 @@
 //! metrics function.
 
 pub mod activity;
+pub mod demo;
 pub mod handlers;
 pub mod import;
 pub mod ingest;
@@ -28,3 +29,4 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::get_case))
 }
 pub mod synthetic;
+pub mod values;

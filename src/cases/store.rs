@@ -8,7 +8,7 @@ use sqlx::{PgConnection, PgExecutor};
 use super::{
     activity::Activity,
     input::NewEvent,
-    metrics::{CaseEvent, CaseMetrics, METRICS_VERSION},
+    metrics::{CaseEvent, CaseMetrics, METRICS_VERSION, Reported},
 };
 use crate::db::copy::CopyBuffer;
 
@@ -86,6 +86,11 @@ pub async fn insert_events(
         } else {
             copy.text(&serde_json::to_string(&event.attributes).unwrap_or_else(|_| "{}".into()));
         }
+        copy.opt_time(event.last_data_update);
+        copy.opt_display(event.reported.first_contact_resolution);
+        copy.opt_display(event.reported.rework);
+        copy.opt_display(event.reported.sla_breached);
+        copy.opt_f64(event.reported.cycle_time_s);
         copy.end_row();
     }
     if stored_case_ids.is_empty() {
@@ -96,7 +101,9 @@ pub async fn insert_events(
             "COPY events (case_id, event_key, event_id, activity, activity_code, event_time,
                  lifecycle, agent, customer, channel, priority, request_type, product, owner_team,
                  source_system, status_reason, sla_target_resolution_s, is_escalated,
-                 knowledge_article_id, csat, attributes) FROM STDIN",
+                 knowledge_article_id, csat, attributes, last_data_update,
+                 reported_first_contact_resolution, reported_rework, reported_sla_breached,
+                 reported_cycle_time_s) FROM STDIN",
         )
         .await?;
     sink.send(copy.as_bytes()).await?;
@@ -112,7 +119,9 @@ pub async fn case_events(
     let rows = sqlx::query!(
         r#"SELECT case_id, seq, event_time, activity, activity_code, agent, customer, channel,
                   priority, request_type, product, owner_team, source_system, status_reason,
-                  sla_target_resolution_s, is_escalated, knowledge_article_id, csat
+                  sla_target_resolution_s, is_escalated, knowledge_article_id, csat,
+                  reported_first_contact_resolution, reported_rework, reported_sla_breached,
+                  reported_cycle_time_s
            FROM events WHERE case_id = ANY($1)
            ORDER BY case_id, event_time, seq"#,
         case_ids
@@ -139,6 +148,12 @@ pub async fn case_events(
             is_escalated: row.is_escalated,
             knowledge_article_id: row.knowledge_article_id,
             csat: row.csat,
+            reported: Reported {
+                first_contact_resolution: row.reported_first_contact_resolution,
+                rework: row.reported_rework,
+                sla_breached: row.reported_sla_breached,
+                cycle_time_s: row.reported_cycle_time_s,
+            },
         });
     }
     Ok(by_case)
@@ -251,6 +266,11 @@ const CASE_COLUMNS: &[&str] = &[
     "metrics_as_of",
     "metrics_version",
     "updated_at",
+    "priority_level",
+    "reported_first_contact_resolution",
+    "reported_rework",
+    "reported_sla_breached",
+    "reported_cycle_time_s",
 ];
 
 fn snake<T: serde::Serialize>(value: Option<T>) -> Option<String> {
@@ -340,6 +360,11 @@ pub async fn upsert_cases(
         copy.opt_time(Some(as_of));
         copy.display(METRICS_VERSION);
         copy.opt_time(Some(as_of));
+        copy.opt_text(m.priority_level.map(|level| level.code()));
+        copy.opt_display(m.reported_first_contact_resolution);
+        copy.opt_display(m.reported_rework);
+        copy.opt_display(m.reported_sla_breached);
+        copy.opt_f64(m.reported_cycle_time_s);
         copy.end_row();
     }
     let list = columns.join(", ");
@@ -594,6 +619,11 @@ pub struct ImportRow {
     pub requested_by: String,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// When the data was extracted from its source (the file's latest `LastDataUpdate`).
+    pub data_extracted_at: Option<DateTime<Utc>>,
+    /// What to do next, when the import needs it (e.g. most activities are unmapped: map
+    /// them with `PUT /v1/activity-mappings`).
+    pub hint: Option<String>,
 }
 
 pub async fn create_import(
@@ -624,7 +654,7 @@ pub async fn finish_import(
         "UPDATE imports SET status = $2, format = coalesce($3, format), rows_read = $4,
              events_stored = $5, duplicates_skipped = $6, cases_touched = $7,
              unmapped_activities = $8, bad_rows_count = $9, bad_rows = $10, error = $11,
-             finished_at = now()
+             data_extracted_at = $12, hint = $13, finished_at = now()
          WHERE id = $1",
         id,
         if error.is_none() {
@@ -640,7 +670,9 @@ pub async fn finish_import(
         report.stored.unmapped_activities as i64,
         report.bad_rows_count as i64,
         serde_json::to_value(&report.bad_rows).unwrap_or_default(),
-        error
+        error,
+        report.data_extracted_at,
+        report.hint
     )
     .execute(executor)
     .await?;
@@ -664,6 +696,14 @@ pub async fn list_imports(
     )
     .fetch_all(executor)
     .await
+}
+
+/// Whether any case is stored.
+pub async fn any_case(executor: impl PgExecutor<'_>) -> sqlx::Result<bool> {
+    let any = sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM cases) AS "any!""#)
+        .fetch_one(executor)
+        .await?;
+    Ok(any)
 }
 
 /// Records that case data changed: bumps the version (the KPI ETag) and the freshness times.

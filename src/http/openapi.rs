@@ -19,7 +19,7 @@ pub const SECURITY_SCHEME: &str = "api_key";
 #[openapi(
     info(
         title = "Switchboard",
-        description = "Propensity scoring (LightGBM models, deciles, reason codes, batch runs, lift) and contact-center case KPIs (SLA, first contact resolution, process views).\n\nAuthenticate with `Authorization: Bearer <key>`; keys have the role `scorer`, `viewer` or `admin` and are created with `switchboard keys create`. Errors are RFC 9457 `application/problem+json`.",
+        description = "Propensity scoring (LightGBM models, deciles, reason codes, batch runs, lift) and contact-center case KPIs (SLA, first contact resolution, process views).\n\nAuthenticate with `Authorization: Bearer <key>`; keys have the role `scorer`, `viewer` or `admin` and are created with `switchboard keys create` (the binary is `target/release/switchboard` after `cargo build --release`, or on the PATH after `cargo install --path .`). Errors are RFC 9457 `application/problem+json`.",
         license(name = "MIT", identifier = "MIT"),
     ),
     tags(

@@ -35,15 +35,18 @@ pub struct KpiParams {
     /// End of the period, excluded.
     pub to: Option<DateTime<Utc>>,
     pub channel: Option<String>,
+    /// The priority as written in the data (`High`, `Alto`, ...).
     pub priority: Option<String>,
+    /// The canonical level: low, normal, high or urgent (`High` and `Alto` are both high).
+    pub priority_level: Option<String>,
     pub request_type: Option<String>,
     pub product: Option<String>,
     pub owner_team: Option<String>,
     /// Current owner.
     pub agent: Option<String>,
     pub customer: Option<String>,
-    /// Comma-separated dimensions to group by: channel, priority, request_type, product,
-    /// owner_team, agent, customer.
+    /// Comma-separated dimensions to group by: channel, priority, priority_level,
+    /// request_type, product, owner_team, agent, customer.
     pub group_by: Option<String>,
     /// Time series: hour, day, week (ISO, Monday) or month.
     pub bucket: Option<String>,
@@ -51,8 +54,10 @@ pub struct KpiParams {
     pub tz: Option<String>,
     /// Backlog: the instant (default now).
     pub at: Option<DateTime<Utc>>,
-    /// Variants: how many, most frequent first (default 50, at most 1000).
+    /// Variants and reconciliation: the page size (default 50, at most 1000).
     pub limit: Option<usize>,
+    /// Variants and reconciliation: the `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 pub(super) struct Parsed {
@@ -93,6 +98,7 @@ pub(super) fn parse(params: &KpiParams, need_period: bool) -> Result<Parsed, Api
     let equals = [
         ("channel", &params.channel),
         ("priority", &params.priority),
+        ("priority_level", &params.priority_level),
         ("request_type", &params.request_type),
         ("product", &params.product),
         ("owner_team", &params.owner_team),
@@ -118,7 +124,8 @@ pub(super) fn parse(params: &KpiParams, need_period: bool) -> Result<Parsed, Api
 /// Freshness of the data behind a response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Freshness {
-    /// Latest event time stored.
+    /// How recent the data is: the latest event time stored, or the latest extraction time
+    /// of imported data (the template's `LastDataUpdate`) when that is later.
     pub data_as_of: Option<DateTime<Utc>>,
     /// When case data last changed.
     pub last_ingested_at: Option<DateTime<Utc>>,

@@ -2,10 +2,12 @@
 //! read raw events at request time) and, for process views, the filtered cases' events.
 //!
 //! `store` holds the SQL; `handlers` the KPI endpoints with freshness and ETags; `process`
-//! the variants, directly-follows graph and activities.
+//! the variants, directly-follows graph and activities; `reconciliation` the template's
+//! reported derived columns against Switchboard's own metrics.
 
 pub mod handlers;
 pub mod process;
+pub mod reconciliation;
 pub mod store;
 
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -22,4 +24,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(process::get_process_variants))
         .routes(routes!(process::get_process_dfg))
         .routes(routes!(process::get_process_activities))
+        .routes(routes!(reconciliation::get_reconciliation))
 }

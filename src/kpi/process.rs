@@ -9,6 +9,7 @@ use axum::{
     http::HeaderMap,
     response::{IntoResponse, Response},
 };
+use base64::Engine as _;
 use serde::Serialize;
 use sqlx::Row;
 use utoipa::ToSchema;
@@ -44,12 +45,29 @@ pub struct VariantsResponse {
     #[serde(flatten)]
     pub freshness: Freshness,
     pub cases: i64,
-    /// Distinct variants in all (the list holds the first `limit`).
+    /// Distinct variants in all (each page holds up to `limit`).
     pub variant_count: usize,
     pub variants: Vec<Variant>,
+    /// Pass as `cursor` for the next page of variants; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
-/// Variants of the filtered cases.
+/// A variants cursor: the (cases, activities) of the last variant of a page, the key the list
+/// is sorted by.
+fn encode_variant_cursor(variant: &Variant) -> String {
+    let key = serde_json::json!([variant.cases, variant.activities]);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.to_string())
+}
+
+fn decode_variant_cursor(cursor: &str) -> Option<(i64, Vec<String>)> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Variants of the filtered cases, most frequent first, in pages of `limit`: pass a page's
+/// `next_cursor` as `cursor` for the next one, so every variant of a log can be read.
 #[utoipa::path(get, path = "/v1/process/variants", tag = "process",
     security(("api_key" = [])),
     params(KpiParams),
@@ -67,11 +85,23 @@ pub async fn get_process_variants(
 ) -> Result<Response, ApiError> {
     let parsed = parse(&params, false)?;
     let limit = params.limit.unwrap_or(50);
+    let mut errors = Vec::new();
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::validation(
-            "invalid variants query",
-            vec![FieldError::new("limit", "must be from 1 to 1000")],
-        ));
+        errors.push(FieldError::new("limit", "must be from 1 to 1000"));
+    }
+    let after = match params.cursor.as_deref().map(decode_variant_cursor) {
+        None => None,
+        Some(Some(key)) => Some(key),
+        Some(None) => {
+            errors.push(FieldError::new(
+                "cursor",
+                "is not a cursor this endpoint returned",
+            ));
+            None
+        }
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::validation("invalid variants query", errors));
     }
     let (freshness, etag) = freshness_and_etag(&state, &uri).await?;
     if let Some(response) = not_modified(&headers, &etag) {
@@ -109,12 +139,24 @@ pub async fn get_process_variants(
     });
     let cases = variants.iter().map(|v| v.cases).sum();
     let variant_count = variants.len();
+    if let Some((after_cases, after_activities)) = &after {
+        // Everything up to and including the previous page's last key (the sort order).
+        let done = variants.partition_point(|v| {
+            v.cases > *after_cases || (v.cases == *after_cases && v.activities <= *after_activities)
+        });
+        variants.drain(..done);
+    }
+    let more = variants.len() > limit;
     variants.truncate(limit);
+    let next_cursor = more
+        .then(|| variants.last().map(encode_variant_cursor))
+        .flatten();
     let response = VariantsResponse {
         freshness,
         cases,
         variant_count,
         variants,
+        next_cursor,
     };
     Ok(with_cache_headers(Json(response).into_response(), &etag))
 }

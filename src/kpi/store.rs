@@ -5,9 +5,10 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder, Row, postgres::PgRow};
 
 /// Case attributes KPIs can be filtered and grouped by (column names of `cases`).
-pub const DIMENSIONS: [&str; 7] = [
+pub const DIMENSIONS: [&str; 8] = [
     "channel",
     "priority",
+    "priority_level",
     "request_type",
     "product",
     "owner_team",
@@ -308,4 +309,50 @@ pub async fn process_rows(
         "), ordered AS (SELECT e.case_id, e.activity, e.event_time, e.seq FROM events e JOIN selected USING (case_id)) {sql}"
     ));
     query.build().fetch_all(executor).await
+}
+
+/// What reconciliation reads of a case: the reported derived columns and the computed facts
+/// they are compared with.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct ReconciliationRow {
+    pub case_id: String,
+    pub created_at: DateTime<Utc>,
+    pub first_event_at: DateTime<Utc>,
+    pub last_event_at: DateTime<Utc>,
+    pub first_resolved_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub sla_target_s: Option<f64>,
+    pub sla_elapsed_s: Option<f64>,
+    pub sla_breached: Option<bool>,
+    pub fcr_single_interaction: Option<String>,
+    pub is_rework: bool,
+    pub reactivations: i32,
+    pub handoffs: i32,
+    pub escalated: bool,
+    pub reported_first_contact_resolution: Option<bool>,
+    pub reported_rework: Option<bool>,
+    pub reported_sla_breached: Option<bool>,
+    pub reported_cycle_time_s: Option<f64>,
+}
+
+/// The filtered cases (created in the period) with at least one reported derived column, in
+/// case id order.
+pub async fn reconciliation_rows(
+    executor: impl PgExecutor<'_>,
+    filter: &Filter,
+) -> sqlx::Result<Vec<ReconciliationRow>> {
+    let mut query = QueryBuilder::new(
+        "SELECT case_id, created_at, first_event_at, last_event_at, first_resolved_at, resolved_at,
+                closed_at, sla_target_s, sla_elapsed_s, sla_breached, fcr_single_interaction,
+                is_rework, reactivations, handoffs, escalated, reported_first_contact_resolution,
+                reported_rework, reported_sla_breached, reported_cycle_time_s
+         FROM cases
+         WHERE num_nonnulls(reported_first_contact_resolution, reported_rework,
+                            reported_sla_breached, reported_cycle_time_s) > 0",
+    );
+    push_filters(&mut query, filter, Some("created_at"));
+    // Byte order, whatever the database's collation: the cursor compares the same way.
+    query.push(" ORDER BY case_id COLLATE \"C\"");
+    query.build_query_as().fetch_all(executor).await
 }

@@ -153,6 +153,7 @@ pub fn serve_config() -> ServeConfig {
         // off the in-memory look-up of the newest run's scores.
         model_refresh_s: 10,
         latest_scores_max_accounts: 5_000_000,
+        demo_data: false,
     }
 }
 

@@ -1,5 +1,6 @@
-//! CSV event files: the template's columns (the JSON field names; other columns become
-//! attributes), or any columns through a [`ColumnMapping`].
+//! CSV event files: the template's columns (its own names such as `ServiceRequest`, or the JSON
+//! field names such as `case_id`, in any case and order; other columns become attributes), or
+//! any columns through a [`ColumnMapping`].
 
 use std::{
     collections::{BTreeMap, VecDeque},
@@ -12,7 +13,10 @@ use serde_json::Value;
 
 use super::{ColumnMapping, ImportError, ParsedRow};
 use crate::{
-    cases::input::{EventInput, parse_timestamp},
+    cases::{
+        input::{EventInput, parse_timestamp},
+        values,
+    },
     http::error::FieldError,
 };
 
@@ -37,6 +41,94 @@ pub const TEMPLATE_FIELDS: [&str; 18] = [
     "csat",
     "product",
 ];
+
+/// Every field a column can fill: [`TEMPLATE_FIELDS`], the extraction time and the
+/// template's derived columns as reported.
+pub const FIELDS: [&str; 23] = [
+    "case_id",
+    "activity",
+    "event_time",
+    "event_id",
+    "lifecycle",
+    "source_system",
+    "channel",
+    "sla_target_resolution_s",
+    "status_reason",
+    "agent",
+    "customer",
+    "priority",
+    "request_type",
+    "owner_team",
+    "is_escalated",
+    "knowledge_article_id",
+    "csat",
+    "product",
+    "last_data_update",
+    "reported_first_contact_resolution",
+    "reported_rework",
+    "reported_sla_breached",
+    "reported_cycle_time_s",
+];
+
+/// The Dynamics 365 process-mining template's own column names, in its order, with the field
+/// each fills.
+pub const TEMPLATE_COLUMNS: [(&str, &str); 21] = [
+    ("ServiceRequest", "case_id"),
+    ("ActivityName", "activity"),
+    ("EventTime", "event_time"),
+    ("SourceSystem", "source_system"),
+    ("LastDataUpdate", "last_data_update"),
+    ("Channel", "channel"),
+    ("SlaTargetResolutionTime", "sla_target_resolution_s"),
+    ("StatusReason", "status_reason"),
+    ("AgentName", "agent"),
+    ("CustomerName", "customer"),
+    ("Priority", "priority"),
+    ("ServiceRequestType", "request_type"),
+    (
+        "IsFirstContactResolution",
+        "reported_first_contact_resolution",
+    ),
+    ("IsRework", "reported_rework"),
+    ("OwnerTeam", "owner_team"),
+    ("IsEscalated", "is_escalated"),
+    ("KnowledgeArticleId", "knowledge_article_id"),
+    ("CustomerSatisfactionScore", "csat"),
+    ("ProductInvolved", "product"),
+    ("IsSlaBreached", "reported_sla_breached"),
+    ("ServiceRequestCycleTime", "reported_cycle_time_s"),
+];
+
+/// The field a header names: a template column name or a field name, compared ignoring case,
+/// spaces, `_` and `-` (`ServiceRequest`, `service request`, `case_id`, `CASE ID`).
+fn field_of_header(header: &str) -> Option<&'static str> {
+    let key = squash(header);
+    TEMPLATE_COLUMNS
+        .iter()
+        .find(|(column, _)| squash(column) == key)
+        .map(|(_, field)| *field)
+        .or_else(|| FIELDS.iter().find(|f| squash(f) == key).copied())
+        .or_else(|| {
+            // Short forms the JSON API also uses for the reported columns.
+            [
+                (
+                    "isfirstcontactresolution",
+                    "reported_first_contact_resolution",
+                ),
+                ("reportedcycletime", "reported_cycle_time_s"),
+            ]
+            .into_iter()
+            .find(|(alias, _)| *alias == key)
+            .map(|(_, field)| field)
+        })
+}
+
+fn squash(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
 
 /// What a column of the file becomes.
 #[derive(Debug, Clone)]
@@ -204,6 +296,12 @@ impl CsvRows {
                 Err(message) => errors.push(FieldError::new(self.header_of("event_time"), message)),
             }
         }
+        if let (Some(format), Some(time)) = (&self.time_format, &input.last_data_update)
+            && let Ok(parsed) = parse_timestamp(time, self.zone, Some(format))
+        {
+            // The extraction time may be written like the events or as ISO 8601.
+            input.last_data_update = Some(parsed.to_rfc3339());
+        }
         if errors.is_empty() {
             Ok(input)
         } else {
@@ -256,22 +354,22 @@ fn malformed(error: &::csv::Error, lines: &Mutex<Lines>) -> ImportError {
     }
 }
 
-fn normalise_header(header: &str) -> String {
-    header.trim().to_lowercase().replace([' ', '-'], "_")
-}
-
 fn template_columns(headers: &[String]) -> Result<Vec<(String, Target)>, ImportError> {
-    let columns: Vec<_> = headers
-        .iter()
-        .map(|header| {
-            let name = normalise_header(header);
-            let target = match TEMPLATE_FIELDS.iter().find(|f| **f == name) {
-                Some(field) => Target::Field(field),
-                None => Target::Attribute(header.clone()),
-            };
-            (header.clone(), target)
-        })
-        .collect();
+    let mut columns: Vec<(String, Target)> = Vec::with_capacity(headers.len());
+    for header in headers {
+        let target = match field_of_header(header) {
+            // A second column for the same field is kept as an attribute.
+            Some(field)
+                if !columns
+                    .iter()
+                    .any(|(_, t)| matches!(t, Target::Field(f) if *f == field)) =>
+            {
+                Target::Field(field)
+            }
+            _ => Target::Attribute(header.clone()),
+        };
+        columns.push((header.clone(), target));
+    }
     let missing: Vec<_> = ["case_id", "activity", "event_time"]
         .into_iter()
         .filter(|required| {
@@ -281,11 +379,22 @@ fn template_columns(headers: &[String]) -> Result<Vec<(String, Target)>, ImportE
         })
         .collect();
     if !missing.is_empty() {
+        let expected: Vec<String> = missing
+            .iter()
+            .map(|field| {
+                let template = TEMPLATE_COLUMNS
+                    .iter()
+                    .find(|(_, f)| f == field)
+                    .map_or(*field, |(column, _)| *column);
+                format!("{template} or {field}")
+            })
+            .collect();
         return Err(ImportError::Malformed {
             line: 1,
             message: format!(
-                "the header lacks the template's column(s) {}; give a column mapping for other layouts",
-                missing.join(", ")
+                "the header lacks the template's column(s) {} (expected {}, in any case and order; the template's other columns are optional); give a column mapping for other layouts",
+                missing.join(", "),
+                expected.join(", ")
             ),
         });
     }
@@ -306,10 +415,10 @@ fn mapped_columns(
         wanted.push((field, column));
     }
     for (field, column) in wanted {
-        let Some(known) = TEMPLATE_FIELDS.iter().find(|f| **f == field) else {
+        let Some(known) = FIELDS.iter().find(|f| **f == field) else {
             return Err(ImportError::Options(format!(
                 "mapping.fields: '{field}' is not a template field (one of {})",
-                TEMPLATE_FIELDS.join(", ")
+                FIELDS.join(", ")
             )));
         };
         by_column.insert(column, Target::Field(known));
@@ -347,6 +456,10 @@ fn mapped_columns(
 /// Sets a template field from its text in the file.
 fn set_field(input: &mut EventInput, field: &str, value: &str) -> Result<(), String> {
     let text = Some(value.to_owned());
+    let boolean = || values::parse_bool(value).ok_or_else(|| values::bool_error(value));
+    let seconds = || {
+        values::parse_seconds(value).ok_or_else(|| format!("'{value}' is not a number of seconds"))
+    };
     match field {
         "case_id" => input.case_id = text,
         "activity" => input.activity = text,
@@ -363,22 +476,18 @@ fn set_field(input: &mut EventInput, field: &str, value: &str) -> Result<(), Str
         "owner_team" => input.owner_team = text,
         "knowledge_article_id" => input.knowledge_article_id = text,
         "product" => input.product = text,
-        "sla_target_resolution_s" => {
-            input.sla_target_resolution_s = Some(
-                value
-                    .parse()
-                    .map_err(|_| format!("'{value}' is not a number of seconds"))?,
-            );
+        "last_data_update" => input.last_data_update = text,
+        "sla_target_resolution_s" => input.sla_target_resolution_s = Some(seconds()?),
+        "reported_cycle_time_s" => input.reported_cycle_time_s = Some(seconds()?),
+        "is_escalated" => input.is_escalated = Some(boolean()?),
+        "reported_first_contact_resolution" => {
+            input.reported_first_contact_resolution = Some(boolean()?);
         }
-        "is_escalated" => {
-            input.is_escalated = Some(match value.to_lowercase().as_str() {
-                "true" | "1" | "yes" | "t" | "y" => true,
-                "false" | "0" | "no" | "f" | "n" => false,
-                _ => return Err(format!("'{value}' is not a boolean (true/false)")),
-            });
-        }
+        "reported_rework" => input.reported_rework = Some(boolean()?),
+        "reported_sla_breached" => input.reported_sla_breached = Some(boolean()?),
         "csat" => {
             let score: f64 = value
+                .replace(',', ".")
                 .parse()
                 .map_err(|_| format!("'{value}' is not an integer from 1 to 5"))?;
             if score.fract() != 0.0 {
