@@ -101,6 +101,10 @@ pub async fn serve(settings: Settings, url: DatabaseUrl, pool: PgPool) -> Socket
             app,
             std::future::pending(),
             std::time::Duration::from_secs(1),
+            http::ConnectionLimits {
+                max_connections: 4096,
+                header_read_timeout: std::time::Duration::from_secs(10),
+            },
         )
         .await;
     });

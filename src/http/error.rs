@@ -6,10 +6,10 @@
 use axum::{
     body::Bytes,
     extract::{
-        FromRequest, FromRequestParts, Request,
+        FromRequest, FromRequestParts, RawPathParams, Request,
         rejection::{JsonRejection, PathRejection, QueryRejection},
     },
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use serde::{Serialize, de::DeserializeOwned};
@@ -109,6 +109,17 @@ impl ApiError {
         e
     }
 
+    /// 400 for a path or query parameter that cannot be used, naming each.
+    pub fn bad_parameters(
+        slug: &'static str,
+        detail: impl Into<String>,
+        errors: Vec<FieldError>,
+    ) -> Self {
+        let mut e = Self::new(StatusCode::BAD_REQUEST, slug, detail);
+        e.errors = errors;
+        e
+    }
+
     pub fn unavailable(detail: impl Into<String>, retry_after_s: u32) -> Self {
         let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail);
         e.retry_after_s = Some(retry_after_s);
@@ -195,6 +206,17 @@ impl From<sqlx::Error> for ApiError {
                 tracing::warn!(error = %e, "database unavailable");
                 ApiError::unavailable("the database is unavailable; try again shortly", 5)
             }
+            // Text PostgreSQL cannot store (a NUL byte, an invalid sequence) that no check
+            // upstream caught: the client's input, not our failure.
+            sqlx::Error::Database(ref db)
+                if matches!(db.code().as_deref(), Some("22021" | "22P05")) =>
+            {
+                tracing::warn!(error = %e, "input refused by the database");
+                ApiError::validation(
+                    "the request holds text the database cannot store (such as a NUL character)",
+                    Vec::new(),
+                )
+            }
             other => ApiError::internal(other),
         }
     }
@@ -254,12 +276,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     /// than the prediction, so it only runs again once a body has failed.
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         if !is_plain_json(request.headers()) {
-            let axum::Json(value) = axum::Json::from_request(request, state).await?;
+            if !is_any_json(request.headers()) {
+                // axum::Json answers the missing or wrong content type (415).
+                let axum::Json(value) = axum::Json::from_request(request, state).await?;
+                return Ok(Json(value));
+            }
+            let bytes = Bytes::from_request(request, state)
+                .await
+                .map_err(JsonRejection::from)?;
+            refuse_nul_in_json(&bytes)?;
+            let axum::Json(value) = axum::Json::from_bytes(&bytes)?;
             return Ok(Json(value));
         }
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(JsonRejection::from)?;
+        refuse_nul_in_json(&bytes)?;
         match serde_json::from_slice(&bytes) {
             Ok(value) => Ok(Json(value)),
             Err(_) => {
@@ -280,18 +312,136 @@ fn is_plain_json(headers: &HeaderMap) -> bool {
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
+/// Any content type axum's `Json` accepts: `application/json` or `application/<x>+json`.
+fn is_any_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|essence| essence.trim().to_ascii_lowercase())
+        .is_some_and(|essence| {
+            essence
+                .strip_prefix("application/")
+                .is_some_and(|sub| sub == "json" || sub.ends_with("+json"))
+        })
+}
+
 impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         axum::Json(self.0).into_response()
     }
 }
 
-/// `axum::extract::Query` whose rejections are problem+json.
-#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
+/// What every NUL-bearing parameter is told: PostgreSQL text cannot hold U+0000, and no
+/// identifier or label of ours has a use for it.
+const NUL_MESSAGE: &str = "must not contain a NUL character (U+0000)";
+
+/// `axum::extract::Query` whose rejections are problem+json, and which refuses a parameter
+/// holding a NUL character (400 naming it) before any handler sees it.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Query<T>(pub T);
 
-/// `axum::extract::Path` whose rejections are problem+json.
-#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if let Some(query) = parts.uri.query() {
+            let errors: Vec<FieldError> = form_urlencoded::parse(query.as_bytes())
+                .filter(|(name, value)| name.contains('\0') || value.contains('\0'))
+                .map(|(name, _)| FieldError::new(name.replace('\0', "\\0"), NUL_MESSAGE))
+                .collect();
+            if !errors.is_empty() {
+                return Err(ApiError::bad_parameters(
+                    "invalid-query",
+                    "a query parameter contains a NUL character",
+                    errors,
+                ));
+            }
+        }
+        let axum::extract::Query(value) = axum::extract::Query::from_request_parts(parts, state)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Query(value))
+    }
+}
+
+/// `axum::extract::Path` whose rejections are problem+json, and which refuses a segment
+/// holding a NUL character (400 naming the parameter) before any handler sees it.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if let Ok(raw) = RawPathParams::from_request_parts(parts, state).await {
+            let errors: Vec<FieldError> = raw
+                .iter()
+                .filter(|(_, value)| value.contains('\0'))
+                .map(|(name, _)| FieldError::new(name, NUL_MESSAGE))
+                .collect();
+            if !errors.is_empty() {
+                return Err(ApiError::bad_parameters(
+                    "invalid-path",
+                    "a path parameter contains a NUL character",
+                    errors,
+                ));
+            }
+        }
+        let axum::extract::Path(value) = axum::extract::Path::from_request_parts(parts, state)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Path(value))
+    }
+}
+
+/// The JSON pointer of the first string (key or value) in `value` holding a NUL character.
+fn nul_pointer(value: &serde_json::Value, at: &mut String) -> bool {
+    fn escape(key: &str) -> String {
+        key.replace('~', "~0")
+            .replace('/', "~1")
+            .replace('\0', "\\0")
+    }
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().enumerate().any(|(i, item)| {
+            let len = at.len();
+            at.push_str(&format!("/{i}"));
+            let found = nul_pointer(item, at);
+            if !found {
+                at.truncate(len);
+            }
+            found
+        }),
+        serde_json::Value::Object(map) => map.iter().any(|(key, item)| {
+            let len = at.len();
+            at.push('/');
+            at.push_str(&escape(key));
+            let found = key.contains('\0') || nul_pointer(item, at);
+            if !found {
+                at.truncate(len);
+            }
+            found
+        }),
+        _ => false,
+    }
+}
+
+/// A JSON body holding `\u0000` anywhere: 422 naming where. Only bodies whose bytes contain
+/// the escape are parsed a second time, so the hot path pays one `memmem`.
+fn refuse_nul_in_json(bytes: &[u8]) -> Result<(), ApiError> {
+    if memchr::memmem::find(bytes, b"\\u0000").is_none() {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(());
+    };
+    let mut pointer = String::new();
+    if nul_pointer(&value, &mut pointer) {
+        return Err(ApiError::validation(
+            "a string in the body contains a NUL character",
+            vec![FieldError::new(pointer, NUL_MESSAGE)],
+        ));
+    }
+    Ok(())
+}

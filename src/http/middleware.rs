@@ -55,6 +55,7 @@ pub fn apply(router: Router, config: &ServeConfig, upload_limit_bytes: u64) -> R
     };
     router
         .layer(CompressionLayer::new())
+        .layer(middleware::from_fn(security_headers))
         .layer(CatchPanicLayer::custom(panic_to_problem))
         .layer(middleware::from_fn(problem_for_bare_errors))
         .layer(middleware::from_fn(record_request_metrics))
@@ -195,4 +196,43 @@ fn is_json(response: &Response) -> bool {
         .is_some_and(|v| {
             v.starts_with(super::error::PROBLEM_JSON) || v.starts_with("application/json")
         })
+}
+
+/// The Content-Security-Policy of the docs: Swagger UI's own scripts, styles and images (it
+/// sets some inline), the document from this origin, and no framing.
+const DOCS_CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// The Content-Security-Policy of everything else (JSON, metrics): nothing may run or frame it.
+const API_CSP: &str =
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// Headers every response carries: no MIME sniffing, no framing (X-Frame-Options for old
+/// browsers, CSP frame-ancestors for the others), a CSP that still lets Swagger UI work on
+/// `/docs`, and `Cache-Control: no-store` on the key listing, which no cache may keep.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    let csp = if path == "/docs" || path.starts_with("/docs/") {
+        DOCS_CSP
+    } else {
+        API_CSP
+    };
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(csp),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if path.starts_with("/v1/keys") || path == "/v1/whoami" {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }

@@ -56,8 +56,9 @@ pub fn base() -> openapi::OpenApi {
     api
 }
 
-/// Adds the shared error responses to every operation: 401 and 403 where a key is needed,
-/// 500 everywhere. Operations declare their own 4xx responses themselves.
+/// Adds the shared error responses to every operation: 400 where there are parameters; 400,
+/// 413, 415 and 422 where there is a body; 401, 403 and 503 where a key is needed; 408 and 500
+/// everywhere. Operations declare their own other responses themselves.
 pub fn finish(mut api: openapi::OpenApi) -> openapi::OpenApi {
     for item in api.paths.paths.values_mut() {
         let operations = [
@@ -79,6 +80,11 @@ fn add_error_responses(operation: &mut Operation) {
         .security
         .as_ref()
         .is_some_and(|requirements| !requirements.is_empty());
+    let has_parameters = operation
+        .parameters
+        .as_ref()
+        .is_some_and(|parameters| !parameters.is_empty());
+    let has_body = operation.request_body.is_some();
     let mut add = |status: &str, description: &str| {
         operation
             .responses
@@ -86,10 +92,36 @@ fn add_error_responses(operation: &mut Operation) {
             .entry(status.to_owned())
             .or_insert_with(|| problem_response(description));
     };
+    if has_parameters {
+        add(
+            "400",
+            "A path or query parameter is malformed (not a number, out of range, unknown, or holding a NUL character)",
+        );
+    }
+    if has_body {
+        add("400", "The body is malformed");
+        add("413", "The body is larger than the server accepts");
+        add(
+            "415",
+            "The body's content type is not one this operation reads",
+        );
+        add(
+            "422",
+            "The body is well-formed but invalid (every offending field is listed)",
+        );
+    }
     if secured {
         add("401", "No API key, or an invalid or revoked one");
         add("403", "The key's role may not call this operation");
+        add(
+            "503",
+            "The database is unavailable (or the key cannot be checked); retry after `Retry-After` seconds",
+        );
     }
+    add(
+        "408",
+        "The request took longer than the server's time limit (REQUEST_TIMEOUT_S)",
+    );
     add(
         "500",
         "Unexpected server failure (details are logged, not returned)",

@@ -9,6 +9,9 @@ use tokio::io::AsyncWriteExt;
 
 use super::error::ApiError;
 
+/// Largest text part of a form (everything but `file`), in bytes.
+pub const FIELD_LIMIT_BYTES: usize = 64 * 1024;
+
 /// A received form.
 pub struct Upload {
     /// The file part's file name (`upload` when the client sent none).
@@ -39,7 +42,25 @@ pub async fn receive(mut form: Multipart) -> Result<Upload, ApiError> {
             out.flush().await.map_err(ApiError::internal)?;
             file = Some((file_name, path));
         } else {
-            fields.insert(name, field.text().await.map_err(bad_form)?);
+            // Read piece by piece: a text field is small, and a huge one must not be held
+            // whole before it is refused.
+            let mut text = Vec::new();
+            while let Some(chunk) = field.chunk().await.map_err(bad_form)? {
+                if text.len() + chunk.len() > FIELD_LIMIT_BYTES {
+                    return Err(ApiError::payload_too_large(format!(
+                        "the form field `{name}` is larger than {FIELD_LIMIT_BYTES} bytes"
+                    )));
+                }
+                text.extend_from_slice(&chunk);
+            }
+            let text = String::from_utf8(text).map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid-form",
+                    format!("the form field `{name}` is not UTF-8 text"),
+                )
+            })?;
+            fields.insert(name, text);
         }
     }
     let Some((file_name, path)) = file else {
@@ -62,5 +83,49 @@ fn bad_form(error: axum::extract::multipart::MultipartError) -> ApiError {
         status,
         "invalid-form",
         format!("reading the multipart form: {}", error.body_text()),
+    )
+}
+
+/// Streams a request body to a temporary file (never held in memory), deleted when dropped.
+pub async fn spool(mut body: axum::body::Body) -> Result<tempfile::TempPath, ApiError> {
+    use http_body_util::BodyExt;
+    let (std_file, path) = tempfile::NamedTempFile::new()
+        .map_err(ApiError::internal)?
+        .into_parts();
+    let mut out = tokio::fs::File::from_std(std_file);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(body_error)?;
+        if let Ok(data) = frame.into_data() {
+            out.write_all(&data).await.map_err(ApiError::internal)?;
+        }
+    }
+    out.flush().await.map_err(ApiError::internal)?;
+    Ok(path)
+}
+
+/// Reads a whole body of at most `limit` bytes (413 beyond).
+pub async fn read_small(
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(body_error)
+}
+
+/// A body that failed to arrive: too large (413), or cut off by the client (400).
+fn body_error(error: axum::Error) -> ApiError {
+    let inner = error.into_inner();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(inner.as_ref());
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return ApiError::payload_too_large(
+                "the request body is larger than the server accepts",
+            );
+        }
+        source = e.source();
+    }
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "unreadable-body",
+        format!("reading the request body: {inner}"),
     )
 }

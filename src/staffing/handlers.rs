@@ -118,8 +118,13 @@ pub struct PlanIntervalResponse {
     pub aht_s: Option<f64>,
     /// Cases of the interval with a handling-time observation.
     pub handled_cases: i64,
-    /// The Erlang C requirement (null when no handling time is known).
+    /// The Erlang C requirement (null when no handling time is known, or when the interval
+    /// cannot be sized: see `note`).
     pub requirement: Option<ErlangCResult>,
+    /// Why `requirement` is null although a handling time is known (e.g. an observed handling
+    /// time beyond the calculators' range); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A staffing plan for a past period.
@@ -191,10 +196,15 @@ pub async fn get_plan(
             format!("the period holds more than {MAX_PLAN_INTERVALS} intervals"),
         ));
     }
-    if let Some(aht) = params.aht_s
-        && !(aht.is_finite() && aht > 0.0)
-    {
-        errors.push(FieldError::new("aht_s", "must be greater than 0"));
+    if let Some(aht) = params.aht_s {
+        if !(aht.is_finite() && aht > 0.0) {
+            errors.push(FieldError::new("aht_s", "must be greater than 0"));
+        } else if aht > erlang::MAX_DURATION_S {
+            errors.push(FieldError::new(
+                "aht_s",
+                format!("must be at most {}", erlang::MAX_DURATION_S),
+            ));
+        }
     }
     let parameters = PlanParameters {
         interval_s: interval_s as f64,
@@ -257,16 +267,26 @@ pub async fn get_plan(
                     .filter(|m| *m > 0.0)
             })
             .or(period_aht.filter(|m| *m > 0.0));
-        let requirement = match aht {
-            None => None,
+        // An interval that cannot be sized (an observed handling time of days, say) has no
+        // requirement and says why; it does not fail the whole plan.
+        let (requirement, note) = match aht {
+            None => (None, None),
             Some(aht_s) => {
                 let interval = PlanInterval {
                     calls: arrivals as f64,
                     aht_s: if arrivals == 0 { 0.0 } else { aht_s },
                 };
-                let mut sized = erlang::plan_erlang_c(&[interval], &parameters)
-                    .map_err(|e| invalid(vec![e]))?;
-                sized.pop()
+                match erlang::plan_erlang_c(&[interval], &parameters) {
+                    Ok(mut sized) => (sized.pop(), None),
+                    Err(error) => (
+                        None,
+                        Some(format!(
+                            "{} {} (send aht_s to size it with a handling time of your own)",
+                            error.field(),
+                            error.message()
+                        )),
+                    ),
+                }
             }
         };
         rows.push(PlanIntervalResponse {
@@ -276,6 +296,7 @@ pub async fn get_plan(
             aht_s: aht,
             handled_cases,
             requirement,
+            note,
         });
     }
     Ok(Json(PlanResponse {

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use axum::{
-    body::Bytes,
     extract::State,
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
@@ -14,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{
     latest::latest_scores_limit,
-    outcomes::{self, Outcomes, OutcomesBody},
+    outcomes::{self, OutcomesBody},
     pipeline::{self, Progress, RunRequest, Timings},
     store::{self, LatestScore as AccountScoreResponse, RunRow},
 };
@@ -409,52 +408,113 @@ pub async fn post_run_outcomes(
     Path(id): Path<i64>,
     Query(params): Query<OutcomeParams>,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Result<Json<OutcomesReport>, ApiError> {
     succeeded_or_any(&state, id, true).await?;
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    let outcomes = if is_json {
+    let mut tx = state.db.begin().await?;
+    store::begin_outcomes(&mut tx).await?;
+    let (rows, bad_rows_count, bad_rows) = if is_json {
+        // JSON is parsed whole: it gets BODY_LIMIT_BYTES, not the upload limit (large
+        // uploads are CSV, which is streamed).
+        let limit = usize::try_from(state.config.serve.body_limit_bytes).unwrap_or(usize::MAX);
+        let body = upload::read_small(body, limit).await?;
         let parsed: OutcomesBody = serde_json::from_slice(&body).map_err(|e| {
             ApiError::validation(
                 "the body is not an outcomes document",
                 vec![FieldError::new("body", e.to_string())],
             )
         })?;
-        outcomes::from_json(parsed)
+        let outcomes = outcomes::from_json(parsed);
+        let bad_rows_count = outcomes.bad_rows.len() as u64;
+        if bad_rows_count > params.max_bad_rows {
+            return Err(bad_outcome_rows(
+                &outcomes.bad_rows,
+                bad_rows_count,
+                params.max_bad_rows,
+            ));
+        }
+        let mut copy = CopyBuffer::new();
+        for (seq, (account_id, target)) in outcomes.accounts.iter().enumerate() {
+            copy.display(seq);
+            copy.text(account_id);
+            copy.opt_display(target.map(|t| if t { "t" } else { "f" }));
+            copy.end_row();
+        }
+        let mut sink = store::outcomes_copy(&mut tx).await?;
+        sink.send(copy.as_bytes()).await?;
+        sink.finish().await?;
+        (outcomes.rows, bad_rows_count, outcomes.bad_rows)
     } else {
-        tokio::task::spawn_blocking(move || outcomes::from_csv(&body))
+        // CSV goes to disk, then is read a record at a time and sent to the database in
+        // pieces: memory stays bounded whatever the size of the upload.
+        let file = upload::spool(body).await?;
+        let (pieces, mut received) = tokio::sync::mpsc::channel::<CopyBuffer>(2);
+        let reader = tokio::task::spawn_blocking(move || {
+            let input =
+                std::io::BufReader::new(std::fs::File::open(&file).map_err(|e| e.to_string())?);
+            let mut seq = 0u64;
+            let mut copy = CopyBuffer::new();
+            let summary =
+                outcomes::stream_csv(input, pipeline::LISTED_BAD_ROWS, |account_id, target| {
+                    copy.display(seq);
+                    copy.text(account_id);
+                    copy.opt_display(target.map(|t| if t { "t" } else { "f" }));
+                    copy.end_row();
+                    seq += 1;
+                    if copy.len() >= 1 << 20 {
+                        // A closed channel means the database side failed; it reports that.
+                        let _ =
+                            pieces.blocking_send(std::mem::replace(&mut copy, CopyBuffer::new()));
+                    }
+                })?;
+            if !copy.is_empty() {
+                let _ = pieces.blocking_send(copy);
+            }
+            Ok::<_, String>(summary)
+        });
+        let mut sink = store::outcomes_copy(&mut tx).await?;
+        while let Some(piece) = received.recv().await {
+            sink.send(piece.as_bytes()).await?;
+        }
+        let summary = reader
             .await
             .map_err(ApiError::internal)?
-            .map_err(|e| ApiError::validation(e.clone(), vec![FieldError::new("header", e)]))?
+            .map_err(|e| ApiError::validation(e.clone(), vec![FieldError::new("header", e)]));
+        let summary = match summary {
+            Ok(summary) => summary,
+            Err(error) => {
+                let _ = sink.abort("the upload was refused").await;
+                return Err(error);
+            }
+        };
+        if summary.bad_rows_count > params.max_bad_rows {
+            let _ = sink.abort("too many bad rows").await;
+            return Err(bad_outcome_rows(
+                &summary.bad_rows,
+                summary.bad_rows_count,
+                params.max_bad_rows,
+            ));
+        }
+        sink.finish().await?;
+        (summary.rows, summary.bad_rows_count, summary.bad_rows)
     };
-    let bad_rows_count = outcomes.bad_rows.len() as u64;
-    if bad_rows_count > params.max_bad_rows {
-        return Err(bad_outcome_rows(&outcomes, params.max_bad_rows));
-    }
-    let mut copy = CopyBuffer::new();
-    for (account_id, target) in &outcomes.accounts {
-        copy.text(account_id);
-        copy.opt_display(target.map(|t| if t { "t" } else { "f" }));
-        copy.end_row();
-    }
-    let mut tx = state.db.begin().await?;
-    let (stored, removed, unknown_accounts) =
-        store::merge_outcomes(&mut tx, id, copy.as_bytes(), params.replace).await?;
+    let (stored, removed, unknown_accounts, accounts) =
+        store::merge_outcomes(&mut tx, id, params.replace).await?;
     tx.commit().await?;
     let labelled = store::labelled_count(&state.db, id).await?;
     Ok(Json(OutcomesReport {
         run_id: id,
-        rows: outcomes.rows,
-        accounts: outcomes.accounts.len() as u64,
+        rows,
+        accounts,
         stored,
         removed,
         unknown_accounts,
         bad_rows_count,
-        bad_rows: outcomes
-            .bad_rows
+        bad_rows: bad_rows
             .into_iter()
             .take(pipeline::LISTED_BAD_ROWS)
             .collect(),
@@ -463,9 +523,8 @@ pub async fn post_run_outcomes(
 }
 
 /// 422 listing the bad rows, each field named `line N: column`.
-fn bad_outcome_rows(outcomes: &Outcomes, allowed: u64) -> ApiError {
-    let errors = outcomes
-        .bad_rows
+fn bad_outcome_rows(bad_rows: &[BadRow], count: u64, allowed: u64) -> ApiError {
+    let errors = bad_rows
         .iter()
         .take(pipeline::LISTED_BAD_ROWS)
         .flat_map(|row| {
@@ -475,10 +534,7 @@ fn bad_outcome_rows(outcomes: &Outcomes, allowed: u64) -> ApiError {
         })
         .collect();
     ApiError::validation(
-        format!(
-            "{} bad row(s), more than the {allowed} allowed; nothing was stored",
-            outcomes.bad_rows.len()
-        ),
+        format!("{count} bad row(s), more than the {allowed} allowed; nothing was stored"),
         errors,
     )
 }

@@ -8,8 +8,9 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::input::{
-    ACCOUNT_ID_COLUMNS, LineCounter, WHOLE_ROW, account_id_problem, column_names, width_problem,
+    ACCOUNT_ID_COLUMNS, WHOLE_ROW, account_id_problem, column_names, width_problem,
 };
+use crate::cases::import::csv::LineTracker;
 use crate::http::error::{BadRow, FieldError};
 
 /// Names accepted for the outcome column.
@@ -59,14 +60,36 @@ pub enum OutcomesBody {
     Bare(Vec<OutcomeInput>),
 }
 
-/// Reads a CSV body: a header with an account id column and a target column.
-pub fn from_csv(bytes: &[u8]) -> Result<Outcomes, String> {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
-    let names = column_names(
-        reader
-            .byte_headers()
-            .map_err(|e| format!("cannot read the header: {e}"))?,
-    );
+/// Largest CSV record of an outcomes upload (with the blank lines before it), in bytes.
+pub const MAX_RECORD_BYTES: u64 = 64 * 1024;
+
+/// What reading an outcomes CSV found, apart from the outcomes themselves.
+#[derive(Debug, Default, PartialEq)]
+pub struct CsvSummary {
+    /// Rows read (not counting the header).
+    pub rows: u64,
+    pub bad_rows_count: u64,
+    /// The first `listed` bad rows.
+    pub bad_rows: Vec<BadRow>,
+}
+
+/// Reads a CSV stream with a header naming an account id column and a target column,
+/// handing every good row `(account id, target)` to `emit` in file order (callers keep the
+/// last row of each account) and keeping the first `listed` bad rows. Memory stays bounded
+/// whatever the size of the stream: one record at a time, of at most [`MAX_RECORD_BYTES`].
+pub fn stream_csv(
+    input: impl std::io::Read,
+    listed: usize,
+    mut emit: impl FnMut(&str, Option<bool>),
+) -> Result<CsvSummary, String> {
+    let (input, lines) = crate::cases::import::csv::track_lines(input, MAX_RECORD_BYTES);
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+    let names = column_names(reader.byte_headers().map_err(|e| {
+        LineTracker::too_long(&e).map_or_else(
+            || format!("cannot read the header: {e}"),
+            |(line, message)| format!("line {line}: {message}"),
+        )
+    })?);
     let find = |candidates: &[&str]| names.iter().position(|n| candidates.contains(&n.as_str()));
     let id_column = find(&ACCOUNT_ID_COLUMNS).ok_or_else(|| {
         format!(
@@ -80,38 +103,54 @@ pub fn from_csv(bytes: &[u8]) -> Result<Outcomes, String> {
             TARGET_COLUMNS.join(", ")
         )
     })?;
-    let mut outcomes = Outcomes::default();
-    let mut index = HashMap::new();
+    let mut summary = CsvSummary::default();
+    let bad = |summary: &mut CsvSummary, row: BadRow| {
+        summary.bad_rows_count += 1;
+        if summary.bad_rows.len() < listed {
+            summary.bad_rows.push(row);
+        }
+    };
     let mut record = csv::StringRecord::new();
-    let mut lines = LineCounter::new(bytes, 1);
     loop {
         let record_start = reader.position().byte();
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(error) => {
-                outcomes.rows += 1;
+                if let Some((line, message)) = LineTracker::too_long(&error) {
+                    return Err(format!("line {line}: {message}"));
+                }
+                if matches!(error.kind(), csv::ErrorKind::Io(_)) {
+                    return Err(format!("reading the body: {error}"));
+                }
+                summary.rows += 1;
                 let line =
                     lines.line_at(error.position().map_or(record_start, csv::Position::byte));
-                outcomes.bad_rows.push(BadRow {
-                    line,
-                    errors: vec![FieldError::new(WHOLE_ROW, error.to_string())],
-                });
+                bad(
+                    &mut summary,
+                    BadRow {
+                        line,
+                        errors: vec![FieldError::new(WHOLE_ROW, error.to_string())],
+                    },
+                );
                 continue;
             }
         }
-        outcomes.rows += 1;
+        summary.rows += 1;
         let line = lines.line_at(record.position().map_or(record_start, csv::Position::byte));
         if record.len() != names.len() {
-            outcomes.bad_rows.push(BadRow {
-                line,
-                errors: vec![width_problem(names.len(), record.len())],
-            });
+            bad(
+                &mut summary,
+                BadRow {
+                    line,
+                    errors: vec![width_problem(names.len(), record.len())],
+                },
+            );
             continue;
         }
         let mut errors = Vec::new();
-        let id = record[id_column].to_owned();
-        if let Some(problem) = account_id_problem(&id) {
+        let id = &record[id_column];
+        if let Some(problem) = account_id_problem(id) {
             errors.push(FieldError::new(&names[id_column], problem));
         }
         let target = match parse_target(record[target_column].trim()) {
@@ -122,11 +161,23 @@ pub fn from_csv(bytes: &[u8]) -> Result<Outcomes, String> {
             }
         };
         if errors.is_empty() {
-            outcomes.push(&mut index, id, target);
+            emit(id, target);
         } else {
-            outcomes.bad_rows.push(BadRow { line, errors });
+            bad(&mut summary, BadRow { line, errors });
         }
     }
+    Ok(summary)
+}
+
+/// Reads a whole CSV body into [`Outcomes`] (the last row of each account).
+pub fn from_csv(bytes: &[u8]) -> Result<Outcomes, String> {
+    let mut outcomes = Outcomes::default();
+    let mut index = HashMap::new();
+    let summary = stream_csv(bytes, usize::MAX, |id, target| {
+        outcomes.push(&mut index, id.to_owned(), target);
+    })?;
+    outcomes.rows = summary.rows;
+    outcomes.bad_rows = summary.bad_rows;
     Ok(outcomes)
 }
 

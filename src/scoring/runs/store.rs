@@ -39,13 +39,14 @@ pub async fn create_run(
     max_bad_rows: u64,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar!(
-        "INSERT INTO scoring_runs (model_id, source, status, requested_by, make_reference, max_bad_rows)
-         VALUES ($1, $2, 'running', $3, $4, $5) RETURNING id",
+        "INSERT INTO scoring_runs (model_id, source, status, requested_by, make_reference, max_bad_rows, owner)
+         VALUES ($1, $2, 'running', $3, $4, $5, $6) RETURNING id",
         model_id,
         source,
         requested_by,
         make_reference,
-        i64::try_from(max_bad_rows).unwrap_or(i64::MAX)
+        i64::try_from(max_bad_rows).unwrap_or(i64::MAX),
+        crate::replica::id()
     )
     .fetch_one(db)
     .await
@@ -128,12 +129,18 @@ pub async fn mark_failed(db: impl PgExecutor<'_>, id: i64, error: &str) -> sqlx:
 }
 
 /// Fails runs whose process stopped: no progress recorded for `stale_s` seconds (a running run
-/// records it every second). Their scores were never committed, so nothing is left behind.
+/// records it every second) and an owner that is not a live replica. Their scores were never
+/// committed, so nothing is left behind.
 pub async fn fail_abandoned_runs(db: impl PgExecutor<'_>, stale_s: f64) -> sqlx::Result<u64> {
     let done = sqlx::query!(
-        "UPDATE scoring_runs SET status = 'failed', phase = 'done', finished_at = now(),
-             error = 'abandoned: the process running it stopped before it finished; nothing was stored'
-         WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => $1)",
+        "UPDATE scoring_runs s SET status = 'failed', phase = 'done', finished_at = now(),
+             error = format('abandoned: the process running it stopped (last heartbeat %s, phase %s, '
+                 || '%s rows read) before it finished; nothing was stored',
+                 to_char(s.heartbeat_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+                 s.phase, s.rows_read)
+         WHERE s.status = 'running' AND s.heartbeat_at < now() - make_interval(secs => $1)
+           AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.id = s.owner
+                           AND r.heartbeat_at >= now() - make_interval(secs => $1))",
         stale_s
     )
     .execute(db)
@@ -250,27 +257,42 @@ pub async fn run_probabilities(db: impl PgExecutor<'_>, run_id: i64) -> sqlx::Re
     .await
 }
 
-/// Loads outcomes into a temporary table (COPY), then merges them into the run's outcomes: a
-/// target sets the account's outcome, an empty one removes it. Returns
-/// `(stored, removed, unknown accounts)`.
-pub async fn merge_outcomes(
-    conn: &mut PgConnection,
-    run_id: i64,
-    copy_text: &[u8],
-    replace: bool,
-) -> sqlx::Result<(u64, u64, u64)> {
+/// Starts receiving an upload's outcomes in this transaction: rows `(seq, account id,
+/// target)` go into a temporary table through [`outcomes_copy`], in any number of pieces.
+pub async fn begin_outcomes(conn: &mut PgConnection) -> sqlx::Result<()> {
     sqlx::query(
-        "CREATE TEMPORARY TABLE incoming_outcomes (account_id text PRIMARY KEY, target boolean)
+        "CREATE TEMPORARY TABLE incoming_rows (seq bigint, account_id text, target boolean)
          ON COMMIT DROP",
     )
     .execute(&mut *conn)
     .await?;
-    let mut sink = conn
-        .copy_in_raw("COPY incoming_outcomes (account_id, target) FROM STDIN")
-        .await?;
-    sink.send(copy_text).await?;
-    sink.finish().await?;
-    // Unchecked queries from here on: the temporary table exists only in this transaction.
+    Ok(())
+}
+
+/// COPY into the rows of [`begin_outcomes`] (COPY text: `seq \t account_id \t target`).
+pub async fn outcomes_copy(
+    conn: &mut PgConnection,
+) -> sqlx::Result<sqlx::postgres::PgCopyIn<&mut PgConnection>> {
+    conn.copy_in_raw("COPY incoming_rows (seq, account_id, target) FROM STDIN")
+        .await
+}
+
+/// Merges the received rows (the last `seq` of each account wins, a null target removes an
+/// outcome) into a run's outcomes; returns (stored, removed, unknown accounts, accounts).
+pub async fn merge_outcomes(
+    conn: &mut PgConnection,
+    run_id: i64,
+    replace: bool,
+) -> sqlx::Result<(u64, u64, u64, u64)> {
+    // Unchecked queries: the temporary tables exist only in this transaction.
+    let accounts = sqlx::query(
+        "CREATE TEMPORARY TABLE incoming_outcomes ON COMMIT DROP AS
+         SELECT DISTINCT ON (account_id) account_id, target FROM incoming_rows
+         ORDER BY account_id, seq DESC",
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
     let unknown: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM incoming_outcomes i
          WHERE NOT EXISTS (SELECT 1 FROM account_scores s
@@ -304,7 +326,7 @@ pub async fn merge_outcomes(
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    Ok((stored, removed, unknown as u64))
+    Ok((stored, removed, unknown as u64, accounts))
 }
 
 /// The labelled accounts of a run: `(probability, target)`.
