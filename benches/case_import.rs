@@ -46,6 +46,7 @@ async fn main() {
             &bpic,
             &ImportOptions::default(),
             zone,
+            switchboard::cases::import::ImportLimits::default(),
             &metrics,
             |_, _| {},
         )
@@ -114,6 +115,7 @@ async fn main() {
         csv.path(),
         &ImportOptions::default(),
         zone,
+        switchboard::cases::import::ImportLimits::default(),
         &metrics,
         |_, _| {},
     )

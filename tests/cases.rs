@@ -430,6 +430,7 @@ async fn import(app: &TestApp, path: &Path, options: ImportOptions) -> ImportRep
         path,
         &options,
         chrono_tz::Tz::UTC,
+        switchboard::cases::import::ImportLimits::default(),
         &config,
         |_, _| {},
     )

@@ -601,6 +601,7 @@ async fn process_views_match_pm4py_on_the_running_example_and_helpdesk() {
             &dir.join(file),
             &ImportOptions::default(),
             chrono_tz::Tz::UTC,
+            switchboard::cases::import::ImportLimits::default(),
             &config,
             |_, _| {},
         )
@@ -627,6 +628,7 @@ async fn process_views_match_pm4py_on_bpic_2013_by_name_and_lifecycle() {
         &dir.join("bpic2013_incidents.xes.gz"),
         &options,
         chrono_tz::Tz::UTC,
+        switchboard::cases::import::ImportLimits::default(),
         &config,
         |_, _| {},
     )

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 
 use super::{
     activity::{Activity, ActivityResolver},
-    import::{self, ImportError, ImportFormat, ImportOptions},
+    import::{self, ImportError, ImportFormat, ImportLimits, ImportOptions},
     input::NewEvent,
     metrics::{self, CaseMetrics, MetricsConfig},
     store,
@@ -311,6 +311,7 @@ pub async fn import_file(
     path: &Path,
     options: &ImportOptions,
     default_zone: Tz,
+    limits: ImportLimits,
     config: &MetricsConfig,
     progress: impl Fn(ImportPhase, u64) + Send + Sync + 'static,
 ) -> Result<ImportReport, ImportFailure> {
@@ -320,7 +321,7 @@ pub async fn import_file(
     let (path_buf, opts) = (path.to_path_buf(), options.clone());
     let validate_progress = progress.clone();
     let (mut report, kept) = tokio::task::spawn_blocking(move || {
-        validate_file(&path_buf, &opts, default_zone, &*validate_progress)
+        validate_file(&path_buf, &opts, default_zone, limits, &*validate_progress)
     })
     .await
     .map_err(|error| ImportError::Options(format!("validation task failed: {error}")))??;
@@ -339,7 +340,7 @@ pub async fn import_file(
         let rows: Box<dyn Iterator<Item = Result<NewEvent, ImportError>> + Send> = match kept {
             Some(events) => Box::new(events.into_iter().map(Ok)),
             None => {
-                let (_, rows) = import::rows(&path_buf, &opts, default_zone)?;
+                let (_, rows) = import::rows(&path_buf, &opts, default_zone, limits)?;
                 Box::new(rows.filter_map(|row| match row {
                     Ok(row) => row.event.ok().map(Ok),
                     Err(error) => Some(Err(error)),
@@ -409,9 +410,10 @@ fn validate_file(
     path: &Path,
     options: &ImportOptions,
     zone: Tz,
+    limits: ImportLimits,
     progress: &dyn Fn(ImportPhase, u64),
 ) -> Result<(ImportReport, Option<Vec<NewEvent>>), ImportError> {
-    let (format, rows) = import::rows(path, options, zone)?;
+    let (format, rows) = import::rows(path, options, zone, limits)?;
     let mut kept = Some(Vec::new());
     let mut report = ImportReport {
         format: Some(format),

@@ -1733,7 +1733,7 @@ mod tests {
         let mut out = Vec::new();
         write_csv(&config, &mut out).unwrap();
         let reader: Box<dyn BufRead + Send> = Box::new(std::io::Cursor::new(out));
-        let imported: Vec<NewEvent> = CsvRows::new(reader, None, Tz::UTC)
+        let imported: Vec<NewEvent> = CsvRows::new(reader, None, Tz::UTC, 1 << 20)
             .unwrap()
             .map(|row| row.unwrap().event.unwrap())
             .collect();

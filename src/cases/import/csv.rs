@@ -140,52 +140,108 @@ enum Target {
 
 /// Line numbers of the records of a stream. The csv crate's own leave out the blank lines
 /// it skips (and its record positions start at them), so the newlines are noted as the
-/// bytes go by; only those not yet behind a record are kept (about a read-ahead buffer's).
+/// bytes go by; only those not yet behind a record are kept (about a read-ahead buffer's),
+/// and a run of blank lines is kept as one count, so blank lines hold no memory.
+///
+/// It also bounds what the csv crate buffers: more than `max_record_bytes` read since the
+/// start of the last record returned fails the read (a record, with the blank lines before
+/// it, may not be longer).
 #[derive(Debug, Default)]
 struct Lines {
-    /// Offset of each newline not yet passed, and whether the line it ends is blank
-    /// (empty, or a lone `\r`).
-    pending: VecDeque<(u64, bool)>,
+    /// Offset of each newline ending a non-blank line not yet passed, with the blank lines
+    /// (empty, or a lone `\r`) just before it.
+    pending: VecDeque<(u64, u64)>,
+    /// Blank lines after the last pending newline.
+    trailing_blanks: u64,
     /// Newlines before the last record looked up.
     passed: u64,
+    /// Newlines noted so far.
+    noted: u64,
     /// Bytes read so far, where the current line starts, and the last byte read.
     read: u64,
     line_start: u64,
     last_byte: u8,
+    /// Start of the last record looked up, and how far past it reading may go (0: no bound).
+    record_start: u64,
+    max_record_bytes: u64,
 }
 
+/// Why reading stopped: a record longer than the import limit.
+#[derive(Debug)]
+pub struct RecordTooLong {
+    pub line: u64,
+    pub limit: u64,
+}
+
+impl std::fmt::Display for RecordTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "more than {} bytes without a complete record (IMPORT_MAX_RECORD_BYTES)",
+            self.limit
+        )
+    }
+}
+
+impl std::error::Error for RecordTooLong {}
+
+/// Reading ahead of the record being parsed: the csv crate's buffer, with room to spare.
+const READ_AHEAD: u64 = 64 * 1024;
+
 impl Lines {
-    fn note(&mut self, bytes: &[u8]) {
+    fn note(&mut self, bytes: &[u8]) -> Result<(), RecordTooLong> {
         for i in memchr::memchr_iter(b'\n', bytes) {
             let offset = self.read + i as u64;
             let before = if i > 0 { bytes[i - 1] } else { self.last_byte };
             let length = offset - self.line_start;
             let blank = length == 0 || (length == 1 && before == b'\r');
-            self.pending.push_back((offset, blank));
+            if blank {
+                self.trailing_blanks += 1;
+            } else {
+                self.pending
+                    .push_back((offset, std::mem::take(&mut self.trailing_blanks)));
+            }
+            self.noted += 1;
             self.line_start = offset + 1;
         }
         self.read += bytes.len() as u64;
         if let Some(&last) = bytes.last() {
             self.last_byte = last;
         }
+        if self.max_record_bytes > 0
+            && self.read - self.record_start > self.max_record_bytes + READ_AHEAD
+        {
+            return Err(RecordTooLong {
+                line: self.noted + 1,
+                limit: self.max_record_bytes,
+            });
+        }
+        Ok(())
     }
 
     /// The line of the record the csv crate positions at `offset` (offsets only grow): the
     /// first line at or after it that is not blank.
     fn line_at(&mut self, offset: u64) -> u64 {
-        while let Some(&(newline, blank)) = self.pending.front() {
-            if newline >= offset && !blank {
-                break;
+        self.record_start = self.record_start.max(offset);
+        while let Some(&(newline, blanks)) = self.pending.front() {
+            if newline >= offset {
+                // The blank lines before it are behind the record's start.
+                self.passed += blanks;
+                if let Some(front) = self.pending.front_mut() {
+                    front.1 = 0;
+                }
+                return self.passed + 1;
             }
             self.pending.pop_front();
-            self.passed += 1;
+            self.passed += blanks + 1;
         }
+        self.passed += std::mem::take(&mut self.trailing_blanks);
         self.passed + 1
     }
 }
 
 /// A reader noting its newlines in [`Lines`].
-struct NoteLines<R> {
+pub(crate) struct NoteLines<R> {
     inner: R,
     lines: Arc<Mutex<Lines>>,
 }
@@ -196,8 +252,52 @@ impl<R: Read> Read for NoteLines<R> {
         self.lines
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .note(&buf[..n]);
+            .note(&buf[..n])
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
         Ok(n)
+    }
+}
+
+/// Line numbers (blank lines counted) and the record bound for any csv reader, in bounded
+/// memory: wrap the input with [`track_lines`], then ask for a record's line or describe an
+/// error.
+#[derive(Clone)]
+pub(crate) struct LineTracker(Arc<Mutex<Lines>>);
+
+/// `reader` wrapped to note its lines; more than `max_record_bytes` (0: no bound) without a
+/// complete record fails the read.
+pub(crate) fn track_lines<R: Read>(
+    reader: R,
+    max_record_bytes: u64,
+) -> (NoteLines<R>, LineTracker) {
+    let lines = Arc::new(Mutex::new(Lines {
+        max_record_bytes,
+        ..Lines::default()
+    }));
+    (
+        NoteLines {
+            inner: reader,
+            lines: lines.clone(),
+        },
+        LineTracker(lines),
+    )
+}
+
+impl LineTracker {
+    /// The line of the record the csv crate positions at `offset` (offsets only grow).
+    pub(crate) fn line_at(&self, offset: u64) -> u64 {
+        line_at(&self.0, offset)
+    }
+
+    /// The record bound, when this error is it having been passed: its line and message.
+    pub(crate) fn too_long(error: &::csv::Error) -> Option<(u64, String)> {
+        match error.kind() {
+            ::csv::ErrorKind::Io(io) => io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<RecordTooLong>())
+                .map(|too_long| (too_long.line, too_long.to_string())),
+            _ => None,
+        }
     }
 }
 
@@ -213,12 +313,17 @@ pub struct CsvRows {
 }
 
 impl CsvRows {
+    /// Reads the header; `max_record_bytes` bounds each record (0: no bound).
     pub fn new(
         reader: Box<dyn BufRead + Send>,
         mapping: Option<ColumnMapping>,
         zone: Tz,
+        max_record_bytes: u64,
     ) -> Result<Self, ImportError> {
-        let lines = Arc::new(Mutex::new(Lines::default()));
+        let lines = Arc::new(Mutex::new(Lines {
+            max_record_bytes,
+            ..Lines::default()
+        }));
         let mut csv = ::csv::ReaderBuilder::new()
             .flexible(false)
             .from_reader(NoteLines {
@@ -347,6 +452,16 @@ fn line_at(lines: &Mutex<Lines>, offset: u64) -> u64 {
 }
 
 fn malformed(error: &::csv::Error, lines: &Mutex<Lines>) -> ImportError {
+    if let ::csv::ErrorKind::Io(io) = error.kind()
+        && let Some(too_long) = io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<RecordTooLong>())
+    {
+        return ImportError::Malformed {
+            line: too_long.line,
+            message: too_long.to_string(),
+        };
+    }
     let line = error.position().map_or(1, |p| line_at(lines, p.byte()));
     ImportError::Malformed {
         line,
@@ -507,7 +622,7 @@ mod tests {
     fn rows(text: &str, mapping: Option<ColumnMapping>) -> Result<Vec<ParsedRow>, ImportError> {
         let reader: Box<dyn BufRead + Send> =
             Box::new(std::io::Cursor::new(text.as_bytes().to_vec()));
-        CsvRows::new(reader, mapping, Tz::UTC)?.collect()
+        CsvRows::new(reader, mapping, Tz::UTC, 1 << 20)?.collect()
     }
 
     #[test]

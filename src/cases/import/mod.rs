@@ -126,11 +126,32 @@ pub fn detect_format(reader: &mut dyn BufRead) -> std::io::Result<ImportFormat> 
 /// Rows read lazily from a file.
 pub type RowStream = Box<dyn Iterator<Item = Result<ParsedRow, ImportError>> + Send>;
 
-/// The rows of a file, read lazily.
+/// How much of a file an import may hold in memory at once (`IMPORT_MAX_RECORD_BYTES`,
+/// `IMPORT_MAX_TRACE_BYTES`); beyond it the file is refused, naming the line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportLimits {
+    /// A CSV record with the blank lines before it, or an XES tag or text node.
+    pub max_record_bytes: u64,
+    /// An XES trace (its events are held until it ends).
+    pub max_trace_bytes: u64,
+}
+
+impl Default for ImportLimits {
+    fn default() -> Self {
+        ImportLimits {
+            max_record_bytes: 1 << 20,
+            max_trace_bytes: 64 << 20,
+        }
+    }
+}
+
+/// The rows of a file, read lazily. The head is read at once: a CSV header without the
+/// needed columns, or XML that is not an XES log, fails here.
 pub fn rows(
     path: &Path,
     options: &ImportOptions,
     default_zone: Tz,
+    limits: ImportLimits,
 ) -> Result<(ImportFormat, RowStream), ImportError> {
     let zone = match &options.timezone {
         Some(name) => name
@@ -144,8 +165,21 @@ pub fn rows(
         None => detect_format(&mut reader)?,
     };
     let rows: RowStream = match format {
-        ImportFormat::Csv => Box::new(csv::CsvRows::new(reader, options.mapping.clone(), zone)?),
-        ImportFormat::Xes => Box::new(xes::XesRows::new(reader, options.classifier, zone)),
+        ImportFormat::Csv => Box::new(csv::CsvRows::new(
+            reader,
+            options.mapping.clone(),
+            zone,
+            limits.max_record_bytes,
+        )?),
+        ImportFormat::Xes => {
+            let xes_limits = xes::XesLimits {
+                max_element_bytes: limits.max_record_bytes,
+                max_trace_bytes: limits.max_trace_bytes,
+            };
+            let mut rows = xes::XesRows::new(reader, options.classifier, zone, xes_limits);
+            rows.check_root()?;
+            Box::new(rows)
+        }
     };
     Ok((format, rows))
 }

@@ -5,7 +5,13 @@
 //! every other event attribute is kept, typed, in the event's attributes. `<global>` defaults
 //! are not applied (as pm4py does not).
 
-use std::io::BufRead;
+use std::{
+    io::BufRead,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 use chrono_tz::Tz;
 use quick_xml::{Reader, events::Event};
@@ -14,8 +20,65 @@ use serde_json::Value;
 use super::{Classifier, ImportError, ParsedRow};
 use crate::{cases::input::EventInput, http::error::FieldError};
 
+/// A reader that fails once more than `limit` bytes were consumed since the last
+/// [`Budget::mark`]: quick-xml buffers a whole tag or text node, and this bounds it.
+struct Budget {
+    inner: Box<dyn BufRead + Send>,
+    consumed: Arc<AtomicU64>,
+    mark: Arc<AtomicU64>,
+    limit: u64,
+}
+
+impl std::io::Read for Budget {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = std::io::Read::read(&mut self.inner, buf)?;
+        self.consumed.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl BufRead for Budget {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        let since_mark = self
+            .consumed
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.mark.load(Ordering::Relaxed));
+        if self.limit > 0 && since_mark > self.limit {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "an XML element or text is longer than {} bytes (IMPORT_MAX_RECORD_BYTES)",
+                    self.limit
+                ),
+            ));
+        }
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.consumed.fetch_add(amount as u64, Ordering::Relaxed);
+        self.inner.consume(amount);
+    }
+}
+
+/// How much of a file one event or trace may hold in memory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct XesLimits {
+    /// Bytes of one XML tag or text node (0: no bound).
+    pub max_element_bytes: u64,
+    /// Bytes of one trace, whose events are held until it ends (0: no bound).
+    pub max_trace_bytes: u64,
+}
+
 pub struct XesRows {
-    reader: Reader<Box<dyn BufRead + Send>>,
+    reader: Reader<Budget>,
+    consumed: Arc<AtomicU64>,
+    mark: Arc<AtomicU64>,
+    limits: XesLimits,
+    /// Bytes consumed when the open trace started.
+    trace_start: u64,
+    /// Whether the root element (`<log>`) has been seen.
+    root_seen: bool,
     buffer: Vec<u8>,
     classifier: Classifier,
     zone: Tz,
@@ -42,9 +105,26 @@ struct PendingEvent {
 }
 
 impl XesRows {
-    pub fn new(reader: Box<dyn BufRead + Send>, classifier: Classifier, zone: Tz) -> Self {
+    pub fn new(
+        reader: Box<dyn BufRead + Send>,
+        classifier: Classifier,
+        zone: Tz,
+        limits: XesLimits,
+    ) -> Self {
+        let (consumed, mark) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let budget = Budget {
+            inner: reader,
+            consumed: consumed.clone(),
+            mark: mark.clone(),
+            limit: limits.max_element_bytes,
+        };
         Self {
-            reader: Reader::from_reader(reader),
+            reader: Reader::from_reader(budget),
+            consumed,
+            mark,
+            limits,
+            trace_start: 0,
+            root_seen: false,
             buffer: Vec::with_capacity(4096),
             classifier,
             zone,
@@ -57,25 +137,81 @@ impl XesRows {
         }
     }
 
-    /// Reads until a trace ends (its rows become ready) or the file ends.
+    /// Reads up to the root element and refuses a file whose root is not `<log>` (XML, but
+    /// not XES), so that it fails instead of "importing" nothing.
+    pub fn check_root(&mut self) -> Result<(), ImportError> {
+        while !self.root_seen && !self.finished {
+            self.read_trace()?;
+        }
+        if !self.root_seen {
+            return Err(ImportError::Malformed {
+                line: self.line,
+                message: "not an XES log: the file has no <log> element".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Reads until a trace ends (its rows become ready), the root element opens (when it has
+    /// not yet been seen) or the file ends.
     fn read_trace(&mut self) -> Result<(), ImportError> {
         loop {
             self.buffer.clear();
+            self.mark
+                .store(self.consumed.load(Ordering::Relaxed), Ordering::Relaxed);
             let event = self
                 .reader
                 .read_event_into(&mut self.buffer)
                 .map_err(|error| ImportError::Malformed {
                     line: self.line,
-                    message: format!("not valid XML: {error}"),
+                    message: match error {
+                        quick_xml::Error::Io(io) => io.to_string(),
+                        other => format!("not valid XML: {other}"),
+                    },
                 })?;
             let newlines = bytecount(&event);
             let line_at_start = self.line;
             self.line += newlines;
+            if self.trace.is_some()
+                && self.limits.max_trace_bytes > 0
+                && self.consumed.load(Ordering::Relaxed) - self.trace_start
+                    > self.limits.max_trace_bytes
+            {
+                return Err(ImportError::Malformed {
+                    line: self.line,
+                    message: format!(
+                        "a trace is longer than {} bytes (IMPORT_MAX_TRACE_BYTES)",
+                        self.limits.max_trace_bytes
+                    ),
+                });
+            }
+            if !self.root_seen
+                && let Event::Start(tag) | Event::Empty(tag) = &event
+            {
+                let name = tag.local_name();
+                if name.as_ref() != b"log" {
+                    return Err(ImportError::Malformed {
+                        line: line_at_start,
+                        message: format!(
+                            "not an XES log: the root element is <{}>, not <log>",
+                            String::from_utf8_lossy(name.as_ref())
+                        ),
+                    });
+                }
+                self.root_seen = true;
+                if matches!(event, Event::Empty(_)) {
+                    self.finished = true;
+                }
+                return Ok(());
+            }
             match event {
                 Event::Eof => {
                     self.finished = true;
                     // quick-xml ends quietly inside open elements: a cut-off file is an error,
                     // not a log without its last trace.
+                    if !self.root_seen {
+                        return Ok(());
+                    }
                     if self.trace.is_some() || self.event.is_some() || self.skip_depth > 0 {
                         return Err(ImportError::Malformed {
                             line: self.line,
@@ -94,6 +230,7 @@ impl XesRows {
                         self.skip_depth += 1;
                     } else if name == b"trace" {
                         self.trace = Some(Trace::default());
+                        self.trace_start = self.consumed.load(Ordering::Relaxed);
                     } else if name == b"event" && self.trace.is_some() {
                         self.event = Some(PendingEvent {
                             line: line_at_start,
@@ -313,7 +450,7 @@ mod tests {
     fn rows(text: &str, classifier: Classifier) -> Vec<Result<ParsedRow, ImportError>> {
         let reader: Box<dyn BufRead + Send> =
             Box::new(std::io::Cursor::new(text.as_bytes().to_vec()));
-        XesRows::new(reader, classifier, Tz::UTC).collect()
+        XesRows::new(reader, classifier, Tz::UTC, XesLimits::default()).collect()
     }
 
     #[test]
@@ -343,6 +480,41 @@ mod tests {
             .find_map(Result::err)
             .unwrap();
         assert!(error.to_string().contains("truncated"), "{error}");
+    }
+
+    #[test]
+    fn xml_that_is_not_xes_is_refused() {
+        let reader: Box<dyn BufRead + Send> = Box::new(std::io::Cursor::new(
+            b"<?xml version=\"1.0\"?>\n<html><body/></html>".to_vec(),
+        ));
+        let mut rows = XesRows::new(reader, Classifier::Name, Tz::UTC, XesLimits::default());
+        let error = rows.check_root().unwrap_err();
+        assert!(
+            error.to_string().contains("root element is <html>"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_over_long_element_is_refused_without_buffering_it() {
+        let mut text = String::from("<log>\n<trace><string key=\"concept:name\" value=\"");
+        text.push_str(&"x".repeat(100_000));
+        text.push_str("\"/></trace></log>");
+        let reader: Box<dyn BufRead + Send> = Box::new(std::io::BufReader::with_capacity(
+            4096,
+            std::io::Cursor::new(text.into_bytes()),
+        ));
+        let limits = XesLimits {
+            max_element_bytes: 10_000,
+            max_trace_bytes: 0,
+        };
+        let error = XesRows::new(reader, Classifier::Name, Tz::UTC, limits)
+            .find_map(Result::err)
+            .unwrap();
+        assert!(
+            error.to_string().contains("IMPORT_MAX_RECORD_BYTES"),
+            "{error}"
+        );
     }
 
     #[test]
