@@ -16,7 +16,7 @@ use crate::{
         store as case_store,
     },
     config::{CasesConfig, Config, DatabaseConfig, LogConfig, ServeConfig},
-    db, http,
+    db, http, replica,
     scoring::{
         registry::ModelRegistry,
         runs::{
@@ -451,7 +451,10 @@ pub async fn prepare(config: Config) -> anyhow::Result<(AppState, Option<String>
             .and_then(|k| ApiKey::parse(k.expose()));
         let created = auth::ensure_admin_key(&pool, bootstrap.as_ref()).await?;
         (
-            Authenticator::Keys(KeyCache::new(config.serve.auth_cache_ttl())),
+            Authenticator::Keys(KeyCache::with_staleness(
+                config.serve.auth_cache_ttl(),
+                config.serve.auth_stale_max(),
+            )),
             created,
         )
     };
@@ -494,6 +497,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<(AppState, Option<String>
 async fn run_serve(config: Config) -> anyhow::Result<()> {
     let listen_addr = config.serve.listen_addr;
     let drain_timeout = config.serve.shutdown_timeout();
+    let connection_limits = http::ConnectionLimits::from_config(&config.serve);
     tracing::info!(config = ?config, "starting");
     let (state, first_admin_key) = prepare(config).await?;
     if let Some(key) = first_admin_key {
@@ -514,6 +518,7 @@ async fn run_serve(config: Config) -> anyhow::Result<()> {
             "could not import the demo cases"
         );
     }
+    spawn_replica_heartbeat(&state);
     spawn_replica_sync(&state);
     spawn_case_refresh(&state);
     let app = http::app(state);
@@ -521,7 +526,14 @@ async fn run_serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen_addr}"))?;
     tracing::info!("listening on http://{listen_addr} (API docs at http://{listen_addr}/docs)");
-    http::serve(listener, app, http::shutdown_signal(), drain_timeout).await?;
+    http::serve(
+        listener,
+        app,
+        http::shutdown_signal(),
+        drain_timeout,
+        connection_limits,
+    )
+    .await?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -568,6 +580,7 @@ pub async fn import_demo_cases(state: &AppState) -> anyhow::Result<()> {
         file.path(),
         &ImportOptions::default(),
         cases.event_timezone,
+        cases.import_limits(),
         &cases.metrics(),
         |_, _| {},
     )
@@ -607,14 +620,6 @@ fn spawn_replica_sync(state: &AppState) {
             {
                 tracing::warn!(error = %e, "could not load the newest scoring run's scores");
             }
-            match runs::store::fail_abandoned_runs(&db, ABANDONED_RUN_S).await {
-                Ok(0) => {}
-                Ok(n) => tracing::warn!(
-                    runs = n,
-                    "marked scoring runs whose process stopped as failed"
-                ),
-                Err(e) => tracing::warn!(error = %e, "could not check for abandoned scoring runs"),
-            }
             if seconds == 0 {
                 break;
             }
@@ -626,12 +631,46 @@ fn spawn_replica_sync(state: &AppState) {
     });
 }
 
-/// A running scoring run records progress every second; this long without it, its process has
-/// stopped.
-const ABANDONED_RUN_S: f64 = 120.0;
+/// Beats this replica's heartbeat and, at start and then with every beat, fails the imports
+/// and scoring runs orphaned by replicas that stopped (one replica at a time does it).
+pub fn spawn_replica_heartbeat(state: &AppState) {
+    let db = state.db.clone();
+    let (every, orphan_timeout) = (
+        state.config.serve.job_heartbeat(),
+        state.config.serve.orphan_timeout(),
+    );
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut beats = 0u64;
+        loop {
+            tick.tick().await;
+            if let Err(e) = replica::heartbeat(&db).await {
+                tracing::warn!(error = %e, "could not record this replica's heartbeat");
+                continue;
+            }
+            match replica::reconcile(&db, orphan_timeout).await {
+                Ok(Some(done)) if done.imports + done.runs > 0 => tracing::warn!(
+                    imports = done.imports,
+                    runs = done.runs,
+                    "marked imports and scoring runs orphaned by a stopped replica as failed"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not check for orphaned jobs"),
+            }
+            beats += 1;
+            if beats.is_multiple_of(360)
+                && let Err(e) = replica::store::forget_dead_replicas(&db).await
+            {
+                tracing::warn!(error = %e, "could not forget long-dead replicas");
+            }
+        }
+    });
+}
 
 /// Keeps time-dependent case metrics current: FCR variants mature and open SLAs near or
-/// breach without any new event.
+/// breach without any new event. One replica at a time does it (an advisory lock); the
+/// others skip the round.
 fn spawn_case_refresh(state: &AppState) {
     let (db, config) = (state.db.clone(), state.config.cases.metrics());
     tokio::spawn(async move {
@@ -639,9 +678,14 @@ fn spawn_case_refresh(state: &AppState) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match ingest::refresh_due_cases(&db, &config, chrono::Utc::now()).await {
-                Ok(0) => {}
-                Ok(count) => tracing::info!(
+            let refresh = replica::once(
+                &db,
+                replica::locks::CASE_REFRESH,
+                ingest::refresh_due_cases(&db, &config, chrono::Utc::now()),
+            );
+            match refresh.await {
+                Ok(None | Some(0)) => {}
+                Ok(Some(count)) => tracing::info!(
                     cases = count,
                     "recomputed cases whose metrics changed with time"
                 ),
@@ -672,6 +716,7 @@ async fn run_import(
         file,
         options,
         cases.event_timezone,
+        cases.import_limits(),
         &cases.metrics(),
         move |phase, rows| {
             let phase = match phase {

@@ -11,6 +11,7 @@ pub mod db;
 pub mod http;
 pub mod kpi;
 mod random;
+pub mod replica;
 pub mod scoring;
 pub mod staffing;
 pub mod state;

@@ -1,7 +1,11 @@
 //! HTTP handlers of the cases capability: event ingest, file imports, activity mappings and
 //! the case read API.
 
-use std::{collections::BTreeMap, path::PathBuf};
+use std::{
+    collections::BTreeMap,
+    path::PathBuf,
+    sync::atomic::{AtomicU64, Ordering},
+};
 
 use axum::{
     extract::{Multipart, State},
@@ -167,7 +171,7 @@ pub struct ImportForm {
         (status = 200, description = "Finished (wait=true), successfully or not", body = ImportResponse),
         (status = 400, description = "Not a multipart form with a file part", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Larger than IMPORT_LIMIT_BYTES", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid options", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid options, or a file whose head cannot be imported (CSV header without the needed columns, XML that is not XES)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn post_imports(
     auth: Authorized<AdminAccess>,
@@ -197,6 +201,22 @@ pub async fn post_imports(
             )],
         ));
     }
+    // The head of the file at once: a CSV header without the needed columns, XML that is not
+    // an XES log, or a file that is not text at all is refused now, not as a failed import.
+    let (head_path, head_options) = (path.to_path_buf(), options.clone());
+    let cases = &state.config.cases;
+    let (zone, limits) = (cases.event_timezone, cases.import_limits());
+    tokio::task::spawn_blocking(move || {
+        crate::cases::import::rows(&head_path, &head_options, zone, limits).map(|_| ())
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(|error| {
+        ApiError::validation(
+            "the file cannot be imported",
+            vec![FieldError::new("file", error.to_string())],
+        )
+    })?;
     let format = options
         .format
         .map_or("pending".to_owned(), |f| format!("{f:?}").to_lowercase());
@@ -234,13 +254,51 @@ async fn run_import(
     _keep: tempfile::TempPath,
 ) {
     let cases = &state.config.cases;
+    // Progress for the heartbeat, which tells other replicas this import is alive and, after
+    // a crash, what was committed.
+    let counts = std::sync::Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+    let heartbeat = {
+        let (db, counts) = (state.db.clone(), counts.clone());
+        let every = state.config.serve.job_heartbeat();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let (read, committed) = (
+                    counts[0].load(Ordering::Relaxed),
+                    counts[1].load(Ordering::Relaxed),
+                );
+                if let Err(error) = store::import_heartbeat(&db, id, read, committed).await {
+                    tracing::warn!(import = id, error = %error, "could not record an import's heartbeat");
+                }
+            }
+        })
+    };
+    let progress_counts = counts.clone();
     let result = ingest::import_file(
         &state.db,
         &path,
         &options,
         cases.event_timezone,
+        cases.import_limits(),
         &cases.metrics(),
-        |_, _| {},
+        move |phase, rows| {
+            let slot = match phase {
+                ingest::ImportPhase::Validating => 0,
+                ingest::ImportPhase::Storing => 1,
+            };
+            progress_counts[slot].store(rows, Ordering::Relaxed);
+        },
+    )
+    .await;
+    heartbeat.abort();
+    // The counts as they ended, kept even when the import failed on the database.
+    let _ = store::import_heartbeat(
+        &state.db,
+        id,
+        counts[0].load(Ordering::Relaxed),
+        counts[1].load(Ordering::Relaxed),
     )
     .await;
     let (report, error) = match result {
@@ -485,8 +543,10 @@ pub struct CaseListParams {
     pub agent: Option<String>,
     pub customer: Option<String>,
     #[serde(default)]
+    #[param(inline)]
     pub sort: CaseSortParam,
     #[serde(default)]
+    #[param(inline)]
     pub order: SortOrder,
     /// 1 to 1000 (default 100).
     pub limit: Option<i64>,

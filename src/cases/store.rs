@@ -607,6 +607,9 @@ pub struct ImportRow {
     /// `running`, `succeeded` or `failed`.
     pub status: String,
     pub rows_read: i64,
+    /// Rows whose events are committed (stored, or skipped as duplicates); after a crash, what
+    /// was kept.
+    pub rows_committed: i64,
     pub events_stored: i64,
     pub duplicates_skipped: i64,
     pub cases_touched: i64,
@@ -633,10 +636,12 @@ pub async fn create_import(
     requested_by: &str,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar!(
-        "INSERT INTO imports (file_name, format, status, requested_by) VALUES ($1, $2, 'running', $3) RETURNING id",
+        "INSERT INTO imports (file_name, format, status, requested_by, owner)
+         VALUES ($1, $2, 'running', $3, $4) RETURNING id",
         file_name,
         format,
-        requested_by
+        requested_by,
+        crate::replica::id()
     )
     .fetch_one(executor)
     .await
@@ -651,7 +656,9 @@ pub async fn finish_import(
 ) -> sqlx::Result<()> {
     let format = report.format.and_then(|f| snake(Some(f)));
     sqlx::query!(
-        "UPDATE imports SET status = $2, format = coalesce($3, format), rows_read = $4,
+        "UPDATE imports SET status = $2, format = coalesce($3, format),
+             rows_read = greatest(rows_read, $4),
+             rows_committed = greatest(rows_committed, $5::bigint + $6::bigint),
              events_stored = $5, duplicates_skipped = $6, cases_touched = $7,
              unmapped_activities = $8, bad_rows_count = $9, bad_rows = $10, error = $11,
              data_extracted_at = $12, hint = $13, finished_at = now()
@@ -679,10 +686,62 @@ pub async fn finish_import(
     Ok(())
 }
 
+/// A running import's sign of life and progress: rows read so far, and rows whose events
+/// are committed.
+pub async fn import_heartbeat(
+    executor: impl PgExecutor<'_>,
+    id: i64,
+    rows_read: u64,
+    rows_committed: u64,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE imports SET heartbeat_at = now(), rows_read = greatest(rows_read, $2),
+             rows_committed = greatest(rows_committed, $3)
+         WHERE id = $1 AND status = 'running'",
+        id,
+        i64::try_from(rows_read).unwrap_or(i64::MAX),
+        i64::try_from(rows_committed).unwrap_or(i64::MAX)
+    )
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Fails running imports whose heartbeat is older than `stale_s` seconds and whose owner is
+/// not a live replica (none with a heartbeat that recent), saying what was committed.
+pub async fn fail_orphaned_imports(
+    executor: impl PgExecutor<'_>,
+    stale_s: f64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query!(
+        "UPDATE imports i SET status = 'failed', finished_at = now(),
+             error = format('abandoned: the replica running it stopped (last heartbeat %s); '
+                 || '%s rows were read and the events of the first %s rows are committed; '
+                 || 'importing the file again completes it (stored events are skipped)',
+                 to_char(i.heartbeat_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+                 i.rows_read, i.rows_committed)
+         WHERE i.status = 'running'
+           AND i.heartbeat_at < now() - make_interval(secs => $1)
+           AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.id = i.owner
+                           AND r.heartbeat_at >= now() - make_interval(secs => $1))",
+        stale_s
+    )
+    .execute(executor)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 pub async fn get_import(executor: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<ImportRow>> {
-    sqlx::query_as!(ImportRow, "SELECT * FROM imports WHERE id = $1", id)
-        .fetch_optional(executor)
-        .await
+    sqlx::query_as!(
+        ImportRow,
+        "SELECT id, file_name, format, status, rows_read, rows_committed, events_stored,
+                duplicates_skipped, cases_touched, unmapped_activities, bad_rows_count, bad_rows,
+                error, requested_by, started_at, finished_at
+         FROM imports WHERE id = $1",
+        id
+    )
+    .fetch_optional(executor)
+    .await
 }
 
 pub async fn list_imports(
@@ -691,7 +750,10 @@ pub async fn list_imports(
 ) -> sqlx::Result<Vec<ImportRow>> {
     sqlx::query_as!(
         ImportRow,
-        "SELECT * FROM imports ORDER BY id DESC LIMIT $1",
+        "SELECT id, file_name, format, status, rows_read, rows_committed, events_stored,
+                duplicates_skipped, cases_touched, unmapped_activities, bad_rows_count, bad_rows,
+                error, requested_by, started_at, finished_at
+         FROM imports ORDER BY id DESC LIMIT $1",
         limit
     )
     .fetch_all(executor)
