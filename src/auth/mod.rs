@@ -12,7 +12,7 @@ pub mod store;
 use std::{
     collections::HashMap,
     marker::PhantomData,
-    sync::RwLock,
+    sync::{Mutex, RwLock},
     time::{Duration, Instant},
 };
 
@@ -189,59 +189,180 @@ pub enum Authenticator {
     Keys(KeyCache),
 }
 
-/// Validated keys by lookup id, trusted for a short time.
+/// Keys by lookup id, as the database last said: valid ones and unknown ids alike (so a
+/// flood of garbage keys costs one read per id and period, never a write), trusted for
+/// `ttl`. When the database cannot be reached, a key validated before stays valid for up to
+/// `stale_max` after it was last confirmed, so scoring keeps answering through an outage; each
+/// such use is bounded and logged.
 pub struct KeyCache {
     ttl: Duration,
+    stale_max: Duration,
     entries: RwLock<HashMap<String, CachedKey>>,
+    /// When the last look-up failed on the database (cleared by the next success): while
+    /// set, stale entries are served at once and one request at a time retries.
+    outage_since: Mutex<Option<Instant>>,
+    retrying: std::sync::atomic::AtomicBool,
+    /// Last warning about stale use (at most one every 10 s).
+    warned_at: Mutex<Option<Instant>>,
 }
 
+#[derive(Clone)]
 struct CachedKey {
-    key: store::ActiveKey,
+    /// `None`: no active key has this lookup id.
+    key: Option<store::ActiveKey>,
     fetched_at: Instant,
+    /// When `last_used_at` was last written for this key by this replica.
+    touched_at: Option<Instant>,
 }
+
+/// Unknown lookup ids kept at most (beyond it they are dropped first), so garbage keys cannot
+/// grow the cache without bound.
+const MAX_UNKNOWN_IDS: usize = 10_000;
 
 impl KeyCache {
     pub fn new(ttl: Duration) -> Self {
+        Self::with_staleness(ttl, Duration::from_secs(3600))
+    }
+
+    /// A cache that, while the database is unreachable, trusts a validated key up to
+    /// `stale_max` after it was last confirmed.
+    pub fn with_staleness(ttl: Duration, stale_max: Duration) -> Self {
         KeyCache {
             ttl,
+            stale_max,
             entries: RwLock::new(HashMap::new()),
+            outage_since: Mutex::new(None),
+            retrying: std::sync::atomic::AtomicBool::new(false),
+            warned_at: Mutex::new(None),
         }
     }
 
     async fn authenticate(&self, db: &PgPool, key: &ApiKey) -> Result<Principal, AuthError> {
-        let cached = self.entries.read().ok().and_then(|entries| {
-            entries
-                .get(key.lookup_id())
-                .filter(|c| c.fetched_at.elapsed() < self.ttl)
-                .map(|c| c.key.clone())
-        });
-        let active = match cached {
-            Some(active) => active,
-            None => {
-                let active = store::touch_active_key(db, key.lookup_id())
-                    .await?
-                    .ok_or(AuthError::InvalidKey)?;
-                if let Ok(mut entries) = self.entries.write() {
-                    entries.retain(|_, c| c.fetched_at.elapsed() < self.ttl);
-                    entries.insert(
-                        key.lookup_id().to_owned(),
-                        CachedKey {
-                            key: active.clone(),
-                            fetched_at: Instant::now(),
-                        },
-                    );
-                }
-                active
-            }
+        let cached = self
+            .entries
+            .read()
+            .ok()
+            .and_then(|entries| entries.get(key.lookup_id()).cloned());
+        let entry = match cached {
+            Some(entry) if entry.fetched_at.elapsed() < self.ttl => entry,
+            stale => self.refresh(db, key, stale).await?,
+        };
+        let Some(active) = entry.key else {
+            return Err(AuthError::InvalidKey);
         };
         if !key.matches(&active.secret_hash) {
+            // A wrong secret never marks the key used.
             return Err(AuthError::InvalidKey);
+        }
+        if entry.touched_at.is_none_or(|t| t.elapsed() >= self.ttl) {
+            self.touch(db, key.lookup_id(), active.id).await;
         }
         Ok(Principal {
             key_id: Some(active.id),
             key_name: active.name,
             role: active.role,
         })
+    }
+
+    /// Looks the id up again; on a database failure serves `stale` if it is recent enough.
+    async fn refresh(
+        &self,
+        db: &PgPool,
+        key: &ApiKey,
+        stale: Option<CachedKey>,
+    ) -> Result<CachedKey, AuthError> {
+        use std::sync::atomic::Ordering;
+        let usable = stale.filter(|s| s.key.is_some() && s.fetched_at.elapsed() < self.stale_max);
+        let in_outage = self.lock_outage().is_some();
+        // In an outage, one request at a time probes the database; the rest use what they have.
+        if in_outage
+            && let Some(stale) = &usable
+            && self.retrying.swap(true, Ordering::AcqRel)
+        {
+            self.warn_stale(stale);
+            return Ok(stale.clone());
+        }
+        let looked_up = store::find_active_key(db, key.lookup_id()).await;
+        if in_outage {
+            self.retrying.store(false, Ordering::Release);
+        }
+        match looked_up {
+            Ok(found) => {
+                if self.lock_outage().take().is_some() {
+                    tracing::info!("API keys are checked against the database again");
+                }
+                let entry = CachedKey {
+                    key: found,
+                    fetched_at: Instant::now(),
+                    touched_at: usable.as_ref().and_then(|u| u.touched_at),
+                };
+                self.store(key.lookup_id(), entry.clone());
+                Ok(entry)
+            }
+            Err(error) => {
+                {
+                    let mut outage = self.lock_outage();
+                    if outage.is_none() {
+                        tracing::warn!(error = %error, "API keys cannot be checked against the database; validated keys are trusted from the cache for up to AUTH_STALE_MAX_S");
+                        *outage = Some(Instant::now());
+                    }
+                }
+                match usable {
+                    Some(stale) => {
+                        self.warn_stale(&stale);
+                        Ok(stale)
+                    }
+                    None => Err(AuthError::Database(error)),
+                }
+            }
+        }
+    }
+
+    fn store(&self, lookup_id: &str, entry: CachedKey) {
+        if let Ok(mut entries) = self.entries.write() {
+            if entry.key.is_none()
+                && entries.values().filter(|e| e.key.is_none()).count() >= MAX_UNKNOWN_IDS
+            {
+                entries.retain(|_, e| e.key.is_some());
+            }
+            entries.insert(lookup_id.to_owned(), entry);
+        }
+    }
+
+    /// Marks the key used (once per period); a failure only costs the timestamp.
+    async fn touch(&self, db: &PgPool, lookup_id: &str, id: Uuid) {
+        if self.lock_outage().is_some() {
+            return;
+        }
+        if let Ok(mut entries) = self.entries.write()
+            && let Some(entry) = entries.get_mut(lookup_id)
+        {
+            entry.touched_at = Some(Instant::now());
+        }
+        if let Err(error) = store::touch_key(db, id).await {
+            tracing::debug!(error = %error, "could not record that an API key was used");
+        }
+    }
+
+    fn warn_stale(&self, entry: &CachedKey) {
+        let mut warned = self
+            .warned_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if warned.is_none_or(|w| w.elapsed() >= Duration::from_secs(10)) {
+            *warned = Some(Instant::now());
+            tracing::warn!(
+                stale_s = entry.fetched_at.elapsed().as_secs(),
+                max_s = self.stale_max.as_secs(),
+                "the database is unreachable: accepting an API key last confirmed stale_s seconds ago"
+            );
+        }
+    }
+
+    fn lock_outage(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.outage_since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

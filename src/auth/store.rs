@@ -48,16 +48,15 @@ pub async fn insert_key(
     Ok(id)
 }
 
-/// Finds an active key by its lookup id and marks it used (the cache in front of this keeps
-/// that write to once per key per cache period).
-pub async fn touch_active_key(
+/// Finds an active key by its lookup id (reading only: a key is marked used by
+/// [`touch_key`] once its secret matched).
+pub async fn find_active_key(
     db: impl PgExecutor<'_>,
     lookup_id: &str,
 ) -> sqlx::Result<Option<ActiveKey>> {
     let row = sqlx::query!(
-        "UPDATE api_keys SET last_used_at = now()
-         WHERE lookup_id = $1 AND revoked_at IS NULL
-         RETURNING id, name, role, secret_hash",
+        "SELECT id, name, role, secret_hash FROM api_keys
+         WHERE lookup_id = $1 AND revoked_at IS NULL",
         lookup_id
     )
     .fetch_optional(db)
@@ -70,6 +69,15 @@ pub async fn touch_active_key(
             secret_hash: r.secret_hash,
         })
     }))
+}
+
+/// Marks a key used (the cache in front of this keeps that write to once per key per cache
+/// period).
+pub async fn touch_key(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query!("UPDATE api_keys SET last_used_at = now() WHERE id = $1", id)
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 pub async fn list_keys(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<KeyRecord>> {
