@@ -147,6 +147,15 @@ pub struct ServeConfig {
     #[arg(long, env = "BODY_LIMIT_BYTES", default_value_t = 16 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1024..=(1u64 << 34)))]
     pub body_limit_bytes: u64,
 
+    /// Connections served at once; more wait in the listen backlog until one closes.
+    #[arg(long, env = "HTTP_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub http_max_connections: u64,
+
+    /// Seconds a connection gets to send a complete request head, from its opening or its
+    /// previous response: slow senders and idle keep-alive connections are closed after it.
+    #[arg(long, env = "HTTP_HEADER_READ_TIMEOUT_S", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub http_header_read_timeout_s: u64,
+
     /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
     #[arg(long, env = "SHUTDOWN_TIMEOUT_S", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub shutdown_timeout_s: u64,
@@ -196,9 +205,26 @@ pub struct ServeConfig {
     #[arg(long, env = "DEMO_DATA", default_value_t = true, action = clap::ArgAction::Set)]
     pub demo_data: bool,
 
+    /// Seconds between heartbeats of this replica and of the imports it runs (scoring runs
+    /// beat every second), and between checks for orphaned jobs.
+    #[arg(long, env = "JOB_HEARTBEAT_S", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub job_heartbeat_s: u64,
+
+    /// A running import or scoring run whose heartbeat is older than this, and whose replica
+    /// has not beaten either, is orphaned: it is marked failed with what was committed.
+    /// At least three heartbeats.
+    #[arg(long, env = "ORPHAN_TIMEOUT_S", default_value_t = 120, value_parser = clap::value_parser!(u64).range(3..=86400))]
+    pub orphan_timeout_s: u64,
+
     /// Seconds a validated API key is trusted before it is looked up again (revocation delay).
     #[arg(long, env = "AUTH_CACHE_TTL_S", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub auth_cache_ttl_s: u64,
+
+    /// While the database is unreachable, an API key validated before is still accepted up to
+    /// this many seconds after the database last confirmed it (scoring answers from the
+    /// in-memory model through an outage); every such use is logged. 0: never.
+    #[arg(long, env = "AUTH_STALE_MAX_S", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(0..=604800))]
+    pub auth_stale_max_s: u64,
 }
 
 impl ServeConfig {
@@ -214,6 +240,18 @@ impl ServeConfig {
         Duration::from_secs(self.auth_cache_ttl_s)
     }
 
+    pub fn auth_stale_max(&self) -> Duration {
+        Duration::from_secs(self.auth_stale_max_s)
+    }
+
+    pub fn job_heartbeat(&self) -> Duration {
+        Duration::from_secs(self.job_heartbeat_s)
+    }
+
+    pub fn orphan_timeout(&self) -> Duration {
+        Duration::from_secs(self.orphan_timeout_s)
+    }
+
     /// Checks that clap's per-value parsing cannot express.
     pub fn validate(&self) -> Result<(), String> {
         for origin in self.cors_allowed_origins.iter().filter(|o| !o.is_empty()) {
@@ -227,6 +265,12 @@ impl ServeConfig {
                     "CORS_ALLOWED_ORIGINS: `{origin}` is not a valid header value"
                 ));
             }
+        }
+        if self.orphan_timeout_s < 3 * self.job_heartbeat_s {
+            return Err(format!(
+                "ORPHAN_TIMEOUT_S ({}) must be at least three JOB_HEARTBEAT_S ({}): a live job would look orphaned",
+                self.orphan_timeout_s, self.job_heartbeat_s
+            ));
         }
         if let Some(key) = &self.bootstrap_admin_key
             && crate::auth::keys::ApiKey::parse(key.expose()).is_none()
@@ -271,6 +315,16 @@ pub struct CasesConfig {
     /// Largest event file accepted by `POST /v1/imports`, in bytes.
     #[arg(long, env = "IMPORT_LIMIT_BYTES", default_value_t = 4 << 30, value_parser = clap::value_parser!(u64).range(1024..=(1u64 << 40)))]
     pub import_limit_bytes: u64,
+
+    /// Largest CSV record (with the blank lines before it) or XES tag or text an import
+    /// holds in memory, in bytes; a longer one fails the import naming its line.
+    #[arg(long, env = "IMPORT_MAX_RECORD_BYTES", default_value_t = 1 << 20, value_parser = clap::value_parser!(u64).range(1024..=(1u64 << 32)))]
+    pub import_max_record_bytes: u64,
+
+    /// Largest XES trace an import holds in memory (its events wait for the trace's end), in
+    /// bytes; a longer one fails the import naming its line.
+    #[arg(long, env = "IMPORT_MAX_TRACE_BYTES", default_value_t = 64 << 20, value_parser = clap::value_parser!(u64).range(1024..=(1u64 << 36)))]
+    pub import_max_trace_bytes: u64,
 }
 
 fn parse_share(text: &str) -> Result<f64, String> {
@@ -281,6 +335,14 @@ fn parse_share(text: &str) -> Result<f64, String> {
 }
 
 impl CasesConfig {
+    /// The memory bounds of an import.
+    pub fn import_limits(&self) -> crate::cases::import::ImportLimits {
+        crate::cases::import::ImportLimits {
+            max_record_bytes: self.import_max_record_bytes,
+            max_trace_bytes: self.import_max_trace_bytes,
+        }
+    }
+
     pub fn metrics(&self) -> crate::cases::metrics::MetricsConfig {
         let reasons = crate::cases::values::expand_hold_reasons(&self.hold_status_reasons);
         crate::cases::metrics::MetricsConfig {

@@ -3,23 +3,17 @@
 
 mod common;
 
-use std::{
-    net::SocketAddr,
-    process::Stdio,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{process::Stdio, time::Duration};
 
 use axum::{
     body::Body,
     http::{Method, Request, StatusCode, header},
     routing::get,
 };
-use common::{TestApp, fresh_database, request, serve_config};
+use common::{CuttableRelay, TestApp, fresh_database, request, serve_config};
 use tokio::{
     io::AsyncBufReadExt,
     net::{TcpListener, TcpStream},
-    task::JoinHandle,
 };
 
 #[tokio::test]
@@ -56,58 +50,6 @@ async fn readyz_reports_pending_migrations() {
     assert!(reason.starts_with("migrations:"), "{reason}");
 }
 
-/// A TCP relay in front of PostgreSQL that can be cut and restored, to take the database
-/// away from a running service and give it back.
-struct CuttableRelay {
-    addr: SocketAddr,
-    upstream: String,
-    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
-}
-
-impl CuttableRelay {
-    async fn start(upstream: String) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let relay = CuttableRelay {
-            addr,
-            upstream,
-            tasks: Arc::new(Mutex::new(Vec::new())),
-        };
-        relay.accept_on(listener);
-        relay
-    }
-
-    fn accept_on(&self, listener: TcpListener) {
-        let upstream = self.upstream.clone();
-        let tasks = self.tasks.clone();
-        let acceptor = tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                let upstream = upstream.clone();
-                let pipe = tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(&upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-                tasks.lock().expect("lock").push(pipe);
-            }
-        });
-        self.tasks.lock().expect("lock").push(acceptor);
-    }
-
-    /// Drops every connection and stops listening: the database is "down".
-    fn cut(&self) {
-        for task in self.tasks.lock().expect("lock").drain(..) {
-            task.abort();
-        }
-    }
-
-    /// Listens again on the same port: the database is "back".
-    async fn restore(&self) {
-        let listener = TcpListener::bind(self.addr).await.expect("rebind");
-        self.accept_on(listener);
-    }
-}
-
 #[tokio::test]
 async fn readiness_flips_when_the_database_goes_down_and_comes_back() {
     let url = fresh_database().await;
@@ -117,11 +59,7 @@ async fn readiness_flips_when_the_database_goes_down_and_comes_back() {
         after_at.split('/').next().expect("host:port").to_owned()
     };
     let relay = CuttableRelay::start(upstream.clone()).await;
-    let relayed = switchboard::config::DatabaseUrl::new(url.expose().replacen(
-        &upstream,
-        &relay.addr.to_string(),
-        1,
-    ));
+    let relayed = relay.url_for(&url);
     let app = TestApp::on_database(relayed, serve_config()).await;
     app.load_demo_model().await;
 
@@ -377,6 +315,7 @@ async fn graceful_shutdown_completes_an_in_flight_request() {
             let _ = stop_rx.await;
         },
         Duration::from_secs(10),
+        switchboard::http::ConnectionLimits::from_config(&serve_config()),
     ));
 
     let client = reqwest::Client::new();

@@ -143,10 +143,15 @@ pub fn serve_config() -> ServeConfig {
         request_timeout_s: 30,
         body_limit_bytes: 1024 * 1024,
         shutdown_timeout_s: 10,
+        http_max_connections: 1024,
+        http_header_read_timeout_s: 10,
         cors_allowed_origins: vec![],
         auth_disabled: false,
         bootstrap_admin_key: None,
         auth_cache_ttl_s: 0,
+        job_heartbeat_s: 10,
+        orphan_timeout_s: 120,
+        auth_stale_max_s: 3600,
         model_path: String::new(),
         max_accounts_per_request: 100,
         // Read only by the background sync, which tests do not start; not 0, which would turn
@@ -165,6 +170,8 @@ pub fn cases_config() -> CasesConfig {
         hold_status_reasons: vec![],
         max_events_per_request: 1000,
         import_limit_bytes: 64 << 20,
+        import_max_record_bytes: 1 << 20,
+        import_max_trace_bytes: 64 << 20,
     }
 }
 
@@ -210,7 +217,10 @@ impl TestApp {
         let authenticator = if serve.auth_disabled {
             Authenticator::Disabled
         } else {
-            Authenticator::Keys(KeyCache::new(serve.auth_cache_ttl()))
+            Authenticator::Keys(KeyCache::with_staleness(
+                serve.auth_cache_ttl(),
+                serve.auth_stale_max(),
+            ))
         };
         let state = AppState {
             db: pool,
@@ -437,4 +447,75 @@ pub fn fixture(path: &str) -> serde_json::Value {
         .join(path);
     let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+}
+
+/// A TCP relay in front of PostgreSQL that can be cut and restored, to take the database
+/// away from a running service and give it back.
+pub struct CuttableRelay {
+    pub addr: std::net::SocketAddr,
+    upstream: String,
+    tasks: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl CuttableRelay {
+    pub async fn start(upstream: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let relay = CuttableRelay {
+            addr,
+            upstream,
+            tasks: Arc::new(std::sync::Mutex::new(Vec::new())),
+        };
+        relay.accept_on(listener);
+        relay
+    }
+
+    fn accept_on(&self, listener: tokio::net::TcpListener) {
+        let upstream = self.upstream.clone();
+        let tasks = self.tasks.clone();
+        let acceptor = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                let pipe = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                tasks.lock().expect("lock").push(pipe);
+            }
+        });
+        self.tasks.lock().expect("lock").push(acceptor);
+    }
+
+    /// `url` with its host and port replaced by the relay's.
+    pub fn url_for(&self, url: &DatabaseUrl) -> DatabaseUrl {
+        DatabaseUrl::new(
+            url.expose()
+                .replacen(&self.upstream, &self.addr.to_string(), 1),
+        )
+    }
+
+    /// Drops every connection and stops listening: the database is "down".
+    pub fn cut(&self) {
+        for task in self.tasks.lock().expect("lock").drain(..) {
+            task.abort();
+        }
+    }
+
+    /// Listens again on the same port: the database is "back".
+    pub async fn restore(&self) {
+        let listener = tokio::net::TcpListener::bind(self.addr)
+            .await
+            .expect("rebind");
+        self.accept_on(listener);
+    }
+}
+
+/// The `host:port` of a database URL.
+pub fn host_port(url: &DatabaseUrl) -> String {
+    let text = url.expose();
+    let after_at = text.split('@').nth(1).expect("host in URL");
+    after_at.split('/').next().expect("host:port").to_owned()
 }
