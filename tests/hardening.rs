@@ -253,8 +253,9 @@ async fn slow_and_idle_connections_cannot_exhaust_the_server() {
             tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         }
         let mut rest = Vec::new();
-        matches!(slow.read_to_end(&mut rest).await, Ok(_) | Err(_))
-            && !String::from_utf8_lossy(&rest).contains("200 OK")
+        // Closed by the server: the read ends (EOF or reset) without an answer.
+        let _ = slow.read_to_end(&mut rest).await;
+        !String::from_utf8_lossy(&rest).contains("200 OK")
     };
     assert!(
         tokio::time::timeout(std::time::Duration::from_secs(60), closed)

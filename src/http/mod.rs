@@ -184,10 +184,12 @@ fn warn_if_descriptors_short(max_connections: usize) {
             }
         }
     }
-    let needed = max_connections as u64 + 256;
-    if (limit.rlim_cur as u64) < needed {
+    let needed = u64::try_from(max_connections)
+        .unwrap_or(u64::MAX)
+        .saturating_add(256);
+    if limit.rlim_cur < needed {
         tracing::warn!(
-            descriptors = limit.rlim_cur as u64,
+            descriptors = limit.rlim_cur,
             http_max_connections = max_connections,
             "the open-file limit is below HTTP_MAX_CONNECTIONS + 256; lower HTTP_MAX_CONNECTIONS or raise `ulimit -n`"
         );
