@@ -250,6 +250,7 @@ async fn import_demo_fixture(app: &TestApp) {
         &path,
         &ImportOptions::default(),
         chrono_tz::Tz::UTC,
+        switchboard::cases::import::ImportLimits::default(),
         &app.state.config.cases.metrics(),
         |_, _| {},
     )

@@ -736,7 +736,7 @@ pub async fn get_import(executor: impl PgExecutor<'_>, id: i64) -> sqlx::Result<
         ImportRow,
         "SELECT id, file_name, format, status, rows_read, rows_committed, events_stored,
                 duplicates_skipped, cases_touched, unmapped_activities, bad_rows_count, bad_rows,
-                error, requested_by, started_at, finished_at
+                error, requested_by, started_at, finished_at, data_extracted_at, hint
          FROM imports WHERE id = $1",
         id
     )
@@ -752,7 +752,7 @@ pub async fn list_imports(
         ImportRow,
         "SELECT id, file_name, format, status, rows_read, rows_committed, events_stored,
                 duplicates_skipped, cases_touched, unmapped_activities, bad_rows_count, bad_rows,
-                error, requested_by, started_at, finished_at
+                error, requested_by, started_at, finished_at, data_extracted_at, hint
          FROM imports ORDER BY id DESC LIMIT $1",
         limit
     )
