@@ -185,9 +185,18 @@ async fn headers_in_any_case_and_order_and_a_header_matching_neither_spelling() 
     let hint = report["hint"].as_str().unwrap_or_default();
     assert!(hint.contains("PUT /v1/activity-mappings"), "{report}");
 
-    let neither = upload(&app, "other.csv", b"number,state,when\n1,New,today\n").await;
-    assert_eq!(neither["status"], "failed");
-    let error = neither["error"].as_str().unwrap();
+    // Refused at upload (422), before an import is created, naming both spellings.
+    let neither = app
+        .post_file(
+            "/v1/imports?wait=true",
+            Some(&app.keys.admin),
+            "other.csv",
+            b"number,state,when\n1,New,today\n",
+            None,
+        )
+        .await;
+    let problem = neither.problem(StatusCode::UNPROCESSABLE_ENTITY);
+    let error = problem["errors"][0]["message"].as_str().unwrap();
     for expected in [
         "ServiceRequest or case_id",
         "ActivityName or activity",
