@@ -716,7 +716,7 @@ pub async fn fail_orphaned_imports(
     let done = sqlx::query!(
         "UPDATE imports i SET status = 'failed', finished_at = now(),
              error = format('abandoned: the replica running it stopped (last heartbeat %s); '
-                 || '%s rows were read and the events of the first %s rows are committed; '
+                 || '%s rows were read and the events of at least the first %s rows are committed; '
                  || 'importing the file again completes it (stored events are skipped)',
                  to_char(i.heartbeat_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
                  i.rows_read, i.rows_committed)
