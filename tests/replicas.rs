@@ -1,7 +1,8 @@
 //! Several replicas against one database (issue 16): real `switchboard serve` processes (the
-//! built binary) share one fresh database. An activation made through one is served by the
-//! others within MODEL_REFRESH_S; every replica registers and beats; the orphan checks of the
-//! others never take over an import a live replica is running.
+//! built binary) share one fresh database. An activation or a new scoring run made through one
+//! is served by the others within MODEL_REFRESH_S; imports of the same events through two
+//! replicas at once store each event once; every replica registers and beats; the orphan
+//! checks of the others never take over an import a live replica is running.
 
 mod common;
 
@@ -60,6 +61,31 @@ impl Replica {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("a replica did not become ready");
+    }
+
+    /// POSTs a file as multipart `file` and returns the JSON answer.
+    async fn post_file(&self, path: &str, name: &str, file: &[u8]) -> serde_json::Value {
+        const BOUNDARY: &str = "replicas-test-file-boundary";
+        let mut body = format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(file);
+        body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+        reqwest::Client::new()
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(ADMIN_KEY)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .expect("upload")
+            .json()
+            .await
+            .expect("json")
     }
 
     async fn get(&self, path: &str) -> serde_json::Value {
@@ -149,6 +175,55 @@ async fn replicas_share_activations_and_leave_live_work_alone() {
         })
         .await;
     }
+
+    // A scoring run made through the first replica: the others answer look-ups from it.
+    let population = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/scoring/batch/accounts.csv"
+    ))
+    .expect("population");
+    let run = first
+        .post_file("/v1/scoring-runs?wait=true", "accounts.csv", &population)
+        .await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let run_id = run["id"].as_i64().expect("run id");
+    let account = std::str::from_utf8(&population)
+        .expect("utf-8")
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split(',').next())
+        .expect("an account id")
+        .to_owned();
+    for replica in &others {
+        eventually("the new run reaching another replica", async || {
+            replica.get(&format!("/v1/accounts/{account}/score")).await["run_id"].as_i64()
+                == Some(run_id)
+        })
+        .await;
+    }
+
+    // The same events imported through two replicas at once: each event is stored once.
+    let mut events = String::from("case_id,activity,event_time\n");
+    for case in 0..300 {
+        events.push_str(&format!(
+            "R-{case},Case Created,2026-03-02T09:00:00Z\nR-{case},Case Resolved,2026-03-02T10:00:00Z\n"
+        ));
+    }
+    let (a, b) = tokio::join!(
+        first.post_file("/v1/imports?wait=true", "a.csv", events.as_bytes()),
+        others[0].post_file("/v1/imports?wait=true", "b.csv", events.as_bytes()),
+    );
+    assert_eq!(a["status"], "succeeded", "{a}");
+    assert_eq!(b["status"], "succeeded", "{b}");
+    let stored = a["events_stored"].as_i64().unwrap() + b["events_stored"].as_i64().unwrap();
+    let skipped =
+        a["duplicates_skipped"].as_i64().unwrap() + b["duplicates_skipped"].as_i64().unwrap();
+    assert_eq!((stored, skipped), (600, 600), "{a} {b}");
+    let in_store: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(in_store, 600);
 
     // An import running on one replica, with the others checking for orphans every second
     // (ORPHAN_TIMEOUT_S=3): it completes, untouched.
