@@ -8,19 +8,12 @@
 
 mod support;
 
-use std::{path::Path, sync::Arc, time::Instant};
+use std::{path::Path, time::Instant};
 
-use support::{Settings, database_on, drop_database, scratch_database};
+use support::{Settings, database_on, drop_database, scoring_run, scratch_database};
 use switchboard::{
     db,
-    scoring::{
-        registry::ModelRegistry,
-        runs::{
-            command::write_population,
-            pipeline::{self, Progress, RunRequest},
-            store,
-        },
-    },
+    scoring::{registry::ModelRegistry, runs::command::write_population},
 };
 
 const DATABASE: &str = "switchboard_bench_batch";
@@ -84,25 +77,8 @@ async fn main() {
     let rss_before = peak_rss_mib();
     let mut best = f64::INFINITY;
     for attempt in 1..=2 {
-        let run_id = store::create_run(&pool, model.id, "bench", "bench", false, 0)
-            .await
-            .expect("run");
-        let request = RunRequest {
-            run_id,
-            input: input.clone(),
-            ..RunRequest::default()
-        };
-        let (report, failure) = pipeline::execute(
-            &pool,
-            &registry,
-            model.clone(),
-            &request,
-            Arc::new(Progress::default()),
-        )
-        .await;
-        assert!(failure.is_none(), "run failed: {failure:?}");
-        assert_eq!(report.accounts_scored, accounts);
-        let t = &report.timings;
+        let timings = scoring_run(&pool, &registry, model.clone(), &input, accounts).await;
+        let t = &timings;
         println!(
             "switchboard run {attempt}: {t}; {:.0} accounts/s",
             accounts as f64 / t.total_s

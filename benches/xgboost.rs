@@ -16,19 +16,13 @@
 
 mod support;
 
-use std::{path::Path, sync::Arc, time::Instant};
+use std::{path::Path, time::Instant};
 
-use support::{Settings, drop_database, scratch_database};
+use support::{Settings, drop_database, scoring_run, scratch_database};
 use switchboard::{
     db,
     scoring::{
-        population::FEATURE_NAMES,
-        registry::ModelRegistry,
-        runs::{
-            command::write_population,
-            pipeline::{self, Progress, RunRequest},
-            store,
-        },
+        population::FEATURE_NAMES, registry::ModelRegistry, runs::command::write_population,
         xgboost::XgbModel,
     },
 };
@@ -207,26 +201,9 @@ async fn main() {
         let model = registry.active().expect("active");
         let mut best = f64::INFINITY;
         for attempt in 1..=2 {
-            let run_id = store::create_run(&pool, model.id, "bench", "bench", false, 0)
-                .await
-                .expect("run");
-            let request = RunRequest {
-                run_id,
-                input: input.clone(),
-                ..RunRequest::default()
-            };
-            let (report, failure) = pipeline::execute(
-                &pool,
-                &registry,
-                model.clone(),
-                &request,
-                Arc::new(Progress::default()),
-            )
-            .await;
-            assert!(failure.is_none(), "run failed: {failure:?}");
-            assert_eq!(report.accounts_scored, accounts);
-            println!("{label} run {attempt}: {}", report.timings);
-            best = best.min(report.timings.total_s);
+            let timings = scoring_run(&pool, &registry, model.clone(), &input, accounts).await;
+            println!("{label} run {attempt}: {timings}");
+            best = best.min(timings.total_s);
         }
         totals.push(best);
     }

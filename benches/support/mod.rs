@@ -4,7 +4,7 @@
 // Each benchmark uses part of this module.
 #![allow(dead_code)]
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, path::Path, sync::Arc};
 
 use clap::Parser;
 use sqlx::{Connection, PgConnection, PgPool};
@@ -12,7 +12,14 @@ use switchboard::{
     auth::Authenticator,
     config::{CasesConfig, Config, DatabaseConfig, DatabaseUrl, ServeConfig},
     db, http,
-    scoring::registry::ModelRegistry,
+    scoring::{
+        model::LoadedModel,
+        registry::ModelRegistry,
+        runs::{
+            pipeline::{self, Progress, RunRequest, Timings},
+            store,
+        },
+    },
     state::AppState,
     telemetry,
 };
@@ -118,4 +125,34 @@ pub fn percentile_ms(sorted: &[f64], p: f64) -> f64 {
     }
     let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
     sorted[rank] * 1e3
+}
+
+/// One scoring run of the population file `input` with `model`, start to finish, as
+/// `POST /v1/scoring-runs` runs it; returns its timings.
+pub async fn scoring_run(
+    pool: &PgPool,
+    registry: &ModelRegistry,
+    model: Arc<LoadedModel>,
+    input: &Path,
+    accounts: u64,
+) -> Timings {
+    let run_id = store::create_run(pool, model.id, "bench", "bench", false, 0)
+        .await
+        .expect("run");
+    let request = RunRequest {
+        run_id,
+        input: input.to_path_buf(),
+        ..RunRequest::default()
+    };
+    let (report, failure) = pipeline::execute(
+        pool,
+        registry,
+        model,
+        &request,
+        Arc::new(Progress::default()),
+    )
+    .await;
+    assert!(failure.is_none(), "run failed: {failure:?}");
+    assert_eq!(report.accounts_scored, accounts);
+    report.timings
 }
