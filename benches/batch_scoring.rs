@@ -10,11 +10,11 @@ mod support;
 
 use std::{path::Path, time::Instant};
 
-use support::{Settings, database_on, drop_database, scoring_run, scratch_database};
-use switchboard::{
-    db,
-    scoring::{registry::ModelRegistry, runs::command::write_population},
+use support::{
+    Settings, bench_accounts, database_on, drop_database, population_file, scoring_run,
+    scratch_database,
 };
+use switchboard::{db, scoring::registry::ModelRegistry};
 
 const DATABASE: &str = "switchboard_bench_batch";
 
@@ -36,20 +36,11 @@ async fn main() {
     let server = db::resolve_url(&settings.database)
         .await
         .expect("a PostgreSQL server");
-    let accounts: u64 = std::env::var("SWITCHBOARD_BENCH_ACCOUNTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+    let accounts = bench_accounts();
     let (_url, pool) = scratch_database(&server, DATABASE).await;
 
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let input = dir.path().join("accounts.csv.gz");
     let started = Instant::now();
-    let file = input.clone();
-    tokio::task::spawn_blocking(move || write_population(&file, accounts, 20_261_130, false))
-        .await
-        .expect("generator")
-        .expect("population file");
+    let (_dir, input) = population_file(accounts, 20_261_130).await;
     let size = std::fs::metadata(&input).map(|m| m.len()).unwrap_or(0);
     println!(
         "population: {accounts} accounts x 64 features, {:.1} MiB gzip CSV, written in {:.1} s",

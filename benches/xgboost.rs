@@ -18,13 +18,12 @@ mod support;
 
 use std::{path::Path, time::Instant};
 
-use support::{Settings, drop_database, scoring_run, scratch_database};
+use support::{
+    Settings, bench_accounts, drop_database, population_file, scoring_run, scratch_database,
+};
 use switchboard::{
     db,
-    scoring::{
-        population::FEATURE_NAMES, registry::ModelRegistry, runs::command::write_population,
-        xgboost::XgbModel,
-    },
+    scoring::{population::FEATURE_NAMES, registry::ModelRegistry, xgboost::XgbModel},
 };
 
 const DATABASE: &str = "switchboard_bench_xgboost";
@@ -167,18 +166,9 @@ async fn main() {
     let server = db::resolve_url(&settings.database)
         .await
         .expect("a PostgreSQL server");
-    let accounts: u64 = std::env::var("SWITCHBOARD_BENCH_ACCOUNTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+    let accounts = bench_accounts();
     let (_url, pool) = scratch_database(&server, DATABASE).await;
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let input = dir.path().join("accounts.csv.gz");
-    let file = input.clone();
-    tokio::task::spawn_blocking(move || write_population(&file, accounts, 20_261_205, false))
-        .await
-        .expect("generator")
-        .expect("population file");
+    let (_dir, input) = population_file(accounts, 20_261_205).await;
 
     let mut doc: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&model_json).unwrap()).unwrap();

@@ -16,6 +16,7 @@ use switchboard::{
         model::LoadedModel,
         registry::ModelRegistry,
         runs::{
+            command::write_population,
             pipeline::{self, Progress, RunRequest, Timings},
             store,
         },
@@ -155,4 +156,25 @@ pub async fn scoring_run(
     assert!(failure.is_none(), "run failed: {failure:?}");
     assert_eq!(report.accounts_scored, accounts);
     report.timings
+}
+
+/// Accounts in a benchmark population: `SWITCHBOARD_BENCH_ACCOUNTS`, default 1,000,000.
+pub fn bench_accounts() -> u64 {
+    std::env::var("SWITCHBOARD_BENCH_ACCOUNTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
+}
+
+/// A synthetic population of `accounts` as a gzip CSV in a temporary directory (kept alive by
+/// the returned handle).
+pub async fn population_file(accounts: u64, seed: u64) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let input = dir.path().join("accounts.csv.gz");
+    let file = input.clone();
+    tokio::task::spawn_blocking(move || write_population(&file, accounts, seed, false))
+        .await
+        .expect("generator")
+        .expect("population file");
+    (dir, input)
 }
