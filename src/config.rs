@@ -349,6 +349,7 @@ impl CasesConfig {
             fcr_window_days: self.fcr_window_days,
             sla_warning_share: self.sla_warning_share,
             hold_status_reasons: (!reasons.is_empty()).then_some(reasons),
+            sla: Default::default(),
         }
     }
 }

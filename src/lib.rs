@@ -13,6 +13,7 @@ pub mod kpi;
 mod random;
 pub mod replica;
 pub mod scoring;
+pub mod sla;
 pub mod staffing;
 pub mod state;
 pub mod telemetry;

@@ -390,7 +390,8 @@ async fn orphaned_jobs_are_failed_and_live_ones_left_alone() {
         done,
         Some(switchboard::replica::Reconciled {
             imports: 2,
-            runs: 1
+            runs: 1,
+            recomputations: 0
         })
     );
     let admin = Some(app.keys.admin.as_str());

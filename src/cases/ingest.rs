@@ -5,6 +5,7 @@
 use std::{
     collections::{BTreeSet, HashMap},
     path::Path,
+    sync::Arc,
 };
 
 use chrono::{DateTime, Utc};
@@ -21,6 +22,7 @@ use super::{
     store,
 };
 pub use crate::http::error::BadRow;
+use crate::sla;
 
 /// Events per transaction of an import.
 pub const IMPORT_BATCH: usize = 25_000;
@@ -94,6 +96,12 @@ pub async fn recompute(
     if case_ids.is_empty() {
         return Ok(0);
     }
+    // The SLA policies in force now: read in the same transaction, so a policy change and a
+    // recomputation never see different versions.
+    let config = &MetricsConfig {
+        sla: Arc::new(sla::store::load_setup(&mut *conn).await?),
+        ..config.clone()
+    };
     let mut events = store::case_events(&mut *conn, case_ids).await?;
     // First pass: the touched cases' own customer, request type, product and creation time.
     let mut computed: HashMap<String, CaseMetrics> = events

@@ -15,7 +15,10 @@
 //! - Hold and queue-wait intervals only run while the case is open; one still running at
 //!   `as_of` counts up to `as_of`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -25,10 +28,15 @@ use super::{
     activity::Activity,
     values::{self, PriorityLevel},
 };
+use crate::sla::{
+    calendar::{CalendarVersions, Span},
+    clock::{self, Clock, ClockInput, Pause},
+    policy::{AppliedPolicy, CaseAttributes, PauseRules, SlaSetup},
+};
 
 /// Bumped whenever the definitions below change; stored on each case row so stale rows can be
 /// found and recomputed.
-pub const METRICS_VERSION: i32 = 2;
+pub const METRICS_VERSION: i32 = 3;
 
 /// One stored event of a case, as the metrics see it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -79,6 +87,9 @@ pub struct MetricsConfig {
     /// (matched ignoring case, accents and surrounding spaces) instead of the
     /// `info_requested` rule.
     pub hold_status_reasons: Option<Vec<String>>,
+    /// The SLA policies and calendars (read from the database for each recomputation);
+    /// empty: every SLA is the case's own target on the 24x7 calendar.
+    pub sla: Arc<SlaSetup>,
 }
 
 impl Default for MetricsConfig {
@@ -87,6 +98,7 @@ impl Default for MetricsConfig {
             fcr_window_days: 7,
             sla_warning_share: 0.75,
             hold_status_reasons: None,
+            sla: Arc::default(),
         }
     }
 }
@@ -232,6 +244,33 @@ pub struct CaseMetrics {
     /// `canceled` when stopped by a close; while open `paused` (on hold now), `nearing`
     /// (elapsed ≥ warning share × target) or `in_progress`.
     pub sla_status: Option<SlaStatus>,
+    /// Seconds the resolution clock was paused while its calendar was open.
+    pub sla_paused_s: Option<f64>,
+    /// Wall-clock seconds from the SLA start to where the clock stopped (or `as_of`).
+    pub sla_calendar_s: Option<f64>,
+    /// When the resolution clock reached (or, counting only open calendar time from now,
+    /// reaches) the warning share of its target; `None` while paused short of it.
+    pub sla_warning_at: Option<DateTime<Utc>>,
+    /// When the resolution clock reached (or reaches) its target; `None` while paused short
+    /// of it.
+    pub sla_due_at: Option<DateTime<Utc>>,
+    /// The SLA policy that applied (`None`: no policy, the case's own target on `24x7`).
+    pub sla_policy_id: Option<String>,
+    pub sla_policy_version: Option<i32>,
+    /// The calendar the clocks counted on (`24x7` without a policy).
+    pub sla_calendar_id: Option<String>,
+    /// The policy's first-response target; every `first_response_sla_*` field is `None`
+    /// without one. The clock runs from C to the first customer-facing agent event.
+    pub first_response_sla_target_s: Option<f64>,
+    /// Business seconds counted by the first-response clock.
+    pub first_response_sla_elapsed_s: Option<f64>,
+    pub first_response_sla_paused_s: Option<f64>,
+    pub first_response_sla_margin_s: Option<f64>,
+    pub first_response_sla_warning_at: Option<DateTime<Utc>>,
+    pub first_response_sla_due_at: Option<DateTime<Utc>>,
+    pub first_response_sla_breached_at: Option<DateTime<Utc>>,
+    /// As `sla_status`; `canceled` when the case was resolved or closed without a response.
+    pub first_response_sla_status: Option<SlaStatus>,
 
     /// `false` when a `case_reactivated` follows R1 at or before R1 + N days.
     pub fcr_no_reactivation: Option<Fcr>,
@@ -294,18 +333,6 @@ pub fn compute(
 struct Interval {
     start: DateTime<Utc>,
     end: DateTime<Utc>,
-}
-
-impl Interval {
-    /// The length of the part of this interval inside [from, to].
-    fn overlap(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> TimeDelta {
-        let (start, end) = (self.start.max(from), self.end.min(to));
-        if end > start {
-            end - start
-        } else {
-            TimeDelta::zero()
-        }
-    }
 }
 
 /// Why the SLA clock stopped.
@@ -574,73 +601,224 @@ impl<'a> Case<'a> {
             .unwrap_or(self.created)
     }
 
-    /// Clock time in [from, to]: calendar time minus hold time.
-    fn running_time(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> TimeDelta {
-        if to <= from {
-            return TimeDelta::zero();
-        }
-        let paused: TimeDelta = self.holds.iter().map(|h| h.overlap(from, to)).sum();
-        to - from - paused
-    }
-
-    /// The instant the clock started at `start` first exceeds `limit` (walking the holds).
-    /// Called only for a breach, so the instant lies before the clock stopped.
-    fn clock_exceeds_at(&self, start: DateTime<Utc>, limit: TimeDelta) -> DateTime<Utc> {
-        let (mut clock, mut cursor) = (TimeDelta::zero(), start);
-        for hold in self.holds.iter().filter(|h| h.end > start) {
-            let run = hold.start.max(cursor) - cursor;
-            // Strictly: a clock exactly at the limit when a hold starts exceeds it only
-            // when it runs again, at the hold's end.
-            if clock + run > limit {
-                break;
+    /// Pauses by a rule: maximal runs of events after which the case is on hold, split where
+    /// the rule behind the hold changes; a pause still running is cut at `as_of`. Returns
+    /// whether one runs now. Holds only run while the case is open.
+    fn pauses(&self, rule: &PauseRule) -> (Vec<Pause<'a>>, bool) {
+        let mut reason: Option<&'a str> = None;
+        let mut pauses: Vec<Pause<'a>> = Vec::new();
+        let mut current: Option<(DateTime<Utc>, &'a str)> = None;
+        for (&e, &open) in self.events.iter().zip(&self.open_after) {
+            if let Some(r) = e.status_reason.as_deref() {
+                reason = Some(r);
             }
-            clock += run;
-            cursor = hold.end;
+            let by_status = reason.filter(|r| rule.status_keys.contains(&values::status_key(r)));
+            let by_request = (rule.info_requested && e.role == Some(Activity::InfoRequested))
+                .then_some(INFO_REQUESTED);
+            let held = if open { by_status.or(by_request) } else { None };
+            match (current, held) {
+                (Some((_, was)), Some(now)) if was == now => {}
+                (_, held) => {
+                    if let Some((start, reason)) = current.take() {
+                        pauses.push(Pause {
+                            span: Span {
+                                start,
+                                end: e.event_time,
+                            },
+                            reason,
+                        });
+                    }
+                    current = held.map(|reason| (e.event_time, reason));
+                }
+            }
         }
-        cursor + (limit - clock)
+        if let Some((start, reason)) = current {
+            pauses.push(Pause {
+                span: Span {
+                    start,
+                    end: self.as_of.max(start),
+                },
+                reason,
+            });
+        }
+        (pauses, current.is_some())
     }
 
-    /// Fills the SLA fields; returns when the SLA status would change with no new event.
-    fn fill_sla(&self, m: &mut CaseMetrics) -> Option<DateTime<Utc>> {
-        let target_s = self.latest(|e| {
-            e.sla_target_resolution_s
-                .filter(|t| t.is_finite() && *t >= 0.0)
-        })?;
-        let target = from_secs(target_s);
-        let warning = from_secs(self.config.sla_warning_share * target_s);
-        let start = self.sla_start();
-        let stop = self.clock_stop();
-        let elapsed = self.running_time(start, stop.map_or(self.as_of, |(end, _)| end));
-        let breached = elapsed > target;
+    /// The spans during which the case was not open (from a resolution or close to the next
+    /// reactivation; the last one never ends).
+    fn resolved_spans(&self) -> Vec<Span> {
+        let mut spans = Vec::new();
+        let mut since: Option<DateTime<Utc>> = None;
+        for (e, &open) in self.events.iter().zip(&self.open_after) {
+            match (since, open) {
+                (None, false) => since = Some(e.event_time),
+                (Some(start), true) => {
+                    spans.push(Span {
+                        start,
+                        end: e.event_time,
+                    });
+                    since = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(start) = since {
+            spans.push(Span {
+                start,
+                end: DateTime::<Utc>::MAX_UTC,
+            });
+        }
+        spans
+    }
 
-        m.sla_target_s = Some(target_s);
-        m.sla_elapsed_s = Some(secs(elapsed));
-        m.sla_breached = Some(breached);
-        m.sla_margin_s = Some(target_s - secs(elapsed));
-        m.sla_breached_at = breached.then(|| self.clock_exceeds_at(start, target));
-        m.sla_status = Some(match stop {
-            _ if breached => SlaStatus::Noncompliant,
-            Some((_, Stop::Resolution)) => SlaStatus::Succeeded,
-            Some((_, Stop::Close)) => SlaStatus::Canceled,
-            None if self.on_hold_now => SlaStatus::Paused,
-            None if elapsed >= warning => SlaStatus::Nearing,
-            None => SlaStatus::InProgress,
-        });
-
-        // Only a running clock changes the status by itself: it gets to `nearing`, then
-        // exceeds the target an instant after reaching it.
-        if breached || stop.is_some() || self.on_hold_now {
+    /// When the case last left the open state, if it is not open now.
+    fn left_open_at(&self) -> Option<DateTime<Utc>> {
+        if self.open_after.last().copied().unwrap_or(true) {
             return None;
         }
-        let nearing_at =
-            (elapsed < warning).then(|| self.as_of.checked_add_signed(warning - elapsed));
-        let soonest = self.as_of.checked_add_signed(TimeDelta::nanoseconds(1))?;
-        let reaches_target = self.as_of.checked_add_signed(target - elapsed);
-        let breach_at = reaches_target.map(|t| t.max(soonest));
-        [nearing_at.flatten(), breach_at]
-            .into_iter()
-            .flatten()
+        let reopened = self.open_after.iter().rposition(|&open| open);
+        Some(self.time(reopened.map_or(0, |i| i + 1)))
+    }
+
+    /// Runs the SLA clocks of the case. Without a policy: the case's own target on 24x7,
+    /// pausing on hold (today's rule, where a reactivated case's clock runs from S again).
+    /// With one: its calendar and pause rules, and the time the case stood resolved does not
+    /// count.
+    fn sla_clocks(&self, m: &CaseMetrics) -> SlaClocks<'a> {
+        let setup: &'a SlaSetup = &self.config.sla;
+        let applied = setup.policy_for(&attributes(m), self.created);
+        let (calendar, rule, policy_targets): (&'a CalendarVersions, _, _) = match &applied {
+            Some(policy) => (
+                policy.calendar,
+                PauseRule::of_policy(policy.definition.pause.as_ref(), self.config),
+                Some(&policy.definition.targets),
+            ),
+            None => (always_open(), PauseRule::of_config(self.config), None),
+        };
+        let (pauses, paused_now) = self.pauses(&rule);
+        let mut targets = Vec::new();
+
+        // Resolution: the case's own target wins over the policy's (on the policy's calendar).
+        let own_target = self.latest(|e| {
+            e.sla_target_resolution_s
+                .filter(|t| t.is_finite() && *t >= 0.0)
+        });
+        let policy_resolution = policy_targets.and_then(|t| t.resolution.as_ref());
+        if let Some(target_s) = own_target.or(policy_resolution.map(|t| t.target_s)) {
+            let share =
+                policy_resolution.map_or(self.config.sla_warning_share, |t| t.warning_share);
+            let resolved_spans = if applied.is_some() {
+                self.resolved_spans()
+            } else {
+                Vec::new()
+            };
+            let stop = self.clock_stop();
+            let ending = stop.map(|(_, why)| match why {
+                Stop::Resolution => Ending::Met,
+                Stop::Close => Ending::Canceled,
+            });
+            targets.push(TargetClock::run(
+                SlaTarget::Resolution,
+                target_s,
+                share,
+                ClockInput {
+                    calendar,
+                    start: self.sla_start(),
+                    stop: stop.map(|(t, _)| t),
+                    as_of: self.as_of,
+                    pauses: &pauses,
+                    paused_now: stop.is_none() && paused_now,
+                    resolved: &resolved_spans,
+                    target: TimeDelta::zero(),
+                    warning: TimeDelta::zero(),
+                },
+                ending,
+            ));
+        }
+
+        if let Some(def) = policy_targets.and_then(|t| t.first_response.as_ref()) {
+            // Stops at the first response; a case resolved or closed without one cancels it.
+            let stop = self
+                .first_time(is_first_response)
+                .map(|t| (t, Ending::Met))
+                .or_else(|| self.left_open_at().map(|t| (t, Ending::Canceled)));
+            targets.push(TargetClock::run(
+                SlaTarget::FirstResponse,
+                def.target_s,
+                def.warning_share,
+                ClockInput {
+                    calendar,
+                    start: self.created,
+                    stop: stop.map(|(t, _)| t),
+                    as_of: self.as_of,
+                    pauses: &pauses,
+                    paused_now: stop.is_none() && paused_now,
+                    resolved: &[],
+                    target: TimeDelta::zero(),
+                    warning: TimeDelta::zero(),
+                },
+                stop.map(|(_, ending)| ending),
+            ));
+        }
+        SlaClocks {
+            policy: applied,
+            calendar,
+            targets,
+        }
+    }
+
+    /// Fills the SLA fields of both targets; returns when a status would change with no new
+    /// event.
+    fn fill_sla(&self, m: &mut CaseMetrics) -> Option<DateTime<Utc>> {
+        let clocks = self.sla_clocks(m);
+        m.sla_policy_id = clocks.policy.map(|p| p.id.to_owned());
+        m.sla_policy_version = clocks.policy.map(|p| p.version);
+        m.sla_calendar_id = Some(clocks.calendar.id.clone());
+        for t in &clocks.targets {
+            let (elapsed, paused) = (secs(t.clock.elapsed), secs(t.clock.paused));
+            match t.target {
+                SlaTarget::Resolution => {
+                    m.sla_target_s = Some(t.target_s);
+                    m.sla_elapsed_s = Some(elapsed);
+                    m.sla_breached = Some(t.status == SlaStatus::Noncompliant);
+                    m.sla_margin_s = Some(t.target_s - elapsed);
+                    m.sla_breached_at = t.clock.breached_at;
+                    m.sla_status = Some(t.status);
+                    m.sla_paused_s = Some(paused);
+                    m.sla_calendar_s = Some(secs(t.clock.calendar));
+                    m.sla_warning_at = t.clock.warning_at;
+                    m.sla_due_at = t.clock.due_at;
+                }
+                SlaTarget::FirstResponse => {
+                    m.first_response_sla_target_s = Some(t.target_s);
+                    m.first_response_sla_elapsed_s = Some(elapsed);
+                    m.first_response_sla_paused_s = Some(paused);
+                    m.first_response_sla_margin_s = Some(t.target_s - elapsed);
+                    m.first_response_sla_warning_at = t.clock.warning_at;
+                    m.first_response_sla_due_at = t.clock.due_at;
+                    m.first_response_sla_breached_at = t.clock.breached_at;
+                    m.first_response_sla_status = Some(t.status);
+                }
+            }
+        }
+        clocks
+            .targets
+            .iter()
+            .filter_map(|t| self.next_change(t))
             .min()
+    }
+
+    /// When a clock's status changes by itself: a running, unpaused clock gets to `nearing`,
+    /// then exceeds its target.
+    fn next_change(&self, t: &TargetClock<'_>) -> Option<DateTime<Utc>> {
+        let clock = &t.clock;
+        if clock.breached_at.is_some() || t.stopped || t.paused_now {
+            return None;
+        }
+        let soonest = self.as_of.checked_add_signed(TimeDelta::nanoseconds(1))?;
+        let nearing = clock.warning_at.filter(|&t| t > self.as_of);
+        let exceeds = clock.exceeds_at.map(|t| t.max(soonest));
+        [nearing, exceeds].into_iter().flatten().min()
     }
 
     /// Fills the FCR variants; returns their maturity R1 + N days while one is pending.
@@ -687,6 +865,90 @@ impl<'a> Case<'a> {
             .then_some(matures)
             .flatten()
     }
+}
+
+/// The SLA clocks of one case, with their timelines (`GET /v1/cases/{id}/sla`).
+#[derive(Debug, Clone)]
+pub struct SlaClocks<'a> {
+    /// The policy that applied; `None`: the case's own target on 24x7.
+    pub policy: Option<AppliedPolicy<'a>>,
+    pub calendar: &'a CalendarVersions,
+    pub targets: Vec<TargetClock<'a>>,
+}
+
+/// The targets an SLA clock measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SlaTarget {
+    FirstResponse,
+    Resolution,
+}
+
+/// One target's clock and status.
+#[derive(Debug, Clone)]
+pub struct TargetClock<'a> {
+    pub target: SlaTarget,
+    pub target_s: f64,
+    pub warning_s: f64,
+    pub status: SlaStatus,
+    /// Resolved / responded or canceled: the clock no longer runs.
+    pub stopped: bool,
+    /// Running and paused at `as_of`.
+    pub paused_now: bool,
+    pub clock: Clock<'a>,
+}
+
+impl<'a> TargetClock<'a> {
+    fn run(
+        target: SlaTarget,
+        target_s: f64,
+        warning_share: f64,
+        input: ClockInput<'_, 'a>,
+        ending: Option<Ending>,
+    ) -> Self {
+        let input = ClockInput {
+            target: from_secs(target_s),
+            warning: from_secs(warning_share * target_s),
+            ..input
+        };
+        let clock = clock::run(&input);
+        TargetClock {
+            target,
+            target_s,
+            warning_s: warning_share * target_s,
+            status: sla_status(
+                &clock,
+                input.target,
+                input.warning,
+                ending,
+                input.paused_now,
+            ),
+            stopped: ending.is_some(),
+            paused_now: input.paused_now,
+            clock,
+        }
+    }
+}
+
+/// The SLA clocks of a case as of `as_of`, with their timelines; `None` without events.
+pub fn sla_clocks<'a>(
+    events: &'a [CaseEvent],
+    config: &'a MetricsConfig,
+    as_of: DateTime<Utc>,
+) -> Option<SlaClocks<'a>> {
+    if events.is_empty() {
+        return None;
+    }
+    let case = Case::new(events, config, as_of);
+    let mut m = CaseMetrics::default();
+    case.fill_attributes(&mut m);
+    Some(case.sla_clocks(&m))
+}
+
+fn always_open() -> &'static CalendarVersions {
+    static ALWAYS_OPEN: std::sync::LazyLock<CalendarVersions> =
+        std::sync::LazyLock::new(CalendarVersions::always_open);
+    &ALWAYS_OPEN
 }
 
 /// No information request, reassignment, escalation or reactivation among `events`.
@@ -741,6 +1003,88 @@ fn is_first_response(e: &CaseEvent) -> bool {
         Some(Activity::InfoRequested | Activity::SolutionProposed | Activity::CaseResolved)
     );
     facing && !e.agent.as_deref().is_some_and(is_system)
+}
+
+/// The pause reason of the `info_requested` rule.
+const INFO_REQUESTED: &str = "info_requested";
+
+/// Which holds pause the SLA clocks.
+struct PauseRule {
+    /// Status reasons (folded with `values::status_key`) that pause while in force.
+    status_keys: BTreeSet<String>,
+    /// Pause from an `info_requested` to the next event.
+    info_requested: bool,
+}
+
+impl PauseRule {
+    /// The service's hold rule: the configured status reasons, else `info_requested`.
+    fn of_config(config: &MetricsConfig) -> Self {
+        match &config.hold_status_reasons {
+            Some(reasons) => PauseRule {
+                status_keys: reasons.iter().map(|r| values::status_key(r)).collect(),
+                info_requested: false,
+            },
+            None => PauseRule {
+                status_keys: BTreeSet::new(),
+                info_requested: true,
+            },
+        }
+    }
+
+    fn of_policy(rules: Option<&PauseRules>, config: &MetricsConfig) -> Self {
+        match rules {
+            Some(rules) => PauseRule {
+                status_keys: values::expand_hold_reasons(&rules.status_reasons)
+                    .iter()
+                    .map(|r| values::status_key(r))
+                    .collect(),
+                info_requested: rules.info_requested,
+            },
+            None => Self::of_config(config),
+        }
+    }
+}
+
+/// How a stopped clock ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Ending {
+    /// Resolved / responded.
+    Met,
+    /// Closed without it.
+    Canceled,
+}
+
+/// A target's status: a breach is final; then how the clock stopped; else paused, nearing or
+/// in progress.
+fn sla_status(
+    clock: &Clock<'_>,
+    target: TimeDelta,
+    warning: TimeDelta,
+    ending: Option<Ending>,
+    paused_now: bool,
+) -> SlaStatus {
+    match ending {
+        _ if clock.breached(target) => SlaStatus::Noncompliant,
+        Some(Ending::Met) => SlaStatus::Succeeded,
+        Some(Ending::Canceled) => SlaStatus::Canceled,
+        None if paused_now => SlaStatus::Paused,
+        None if clock.elapsed >= warning => SlaStatus::Nearing,
+        None => SlaStatus::InProgress,
+    }
+}
+
+/// The attributes SLA policies match on.
+fn attributes(m: &CaseMetrics) -> CaseAttributes<'_> {
+    CaseAttributes {
+        priority: m.priority.as_deref(),
+        priority_level: m.priority_level.map(|level| level.code()),
+        channel: m.channel.as_deref(),
+        request_type: m.request_type.as_deref(),
+        product: m.product.as_deref(),
+        owner_team: m.owner_team.as_deref(),
+        customer: m.customer.as_deref(),
+        source_system: m.source_system.as_deref(),
+    }
 }
 
 /// Puts the case in a queue: created, escalated, or assigned without an owner agent.
@@ -921,6 +1265,23 @@ mod tests {
             sla_margin_s: Some(10_920.0),
             sla_breached_at: None,
             sla_status: Some(SlaStatus::Succeeded),
+            // The hold [20, 80) paused 60 minutes; projected past the resolution, the
+            // warning (75 % of 240 min) and the target fall at minutes 242 and 302.
+            sla_paused_s: Some(3600.0),
+            sla_calendar_s: Some(7080.0),
+            sla_warning_at: Some(at(242)),
+            sla_due_at: Some(at(302)),
+            sla_policy_id: None,
+            sla_policy_version: None,
+            sla_calendar_id: Some("24x7".into()),
+            first_response_sla_target_s: None,
+            first_response_sla_elapsed_s: None,
+            first_response_sla_paused_s: None,
+            first_response_sla_margin_s: None,
+            first_response_sla_warning_at: None,
+            first_response_sla_due_at: None,
+            first_response_sla_breached_at: None,
+            first_response_sla_status: None,
             fcr_no_reactivation: Some(Fcr::True),
             fcr_no_repeat: Some(Fcr::True),
             fcr_single_interaction: Some(Fcr::False),

@@ -271,6 +271,21 @@ const CASE_COLUMNS: &[&str] = &[
     "reported_rework",
     "reported_sla_breached",
     "reported_cycle_time_s",
+    "sla_paused_s",
+    "sla_calendar_s",
+    "sla_warning_at",
+    "sla_due_at",
+    "sla_policy_id",
+    "sla_policy_version",
+    "sla_calendar_id",
+    "first_response_sla_target_s",
+    "first_response_sla_elapsed_s",
+    "first_response_sla_paused_s",
+    "first_response_sla_margin_s",
+    "first_response_sla_warning_at",
+    "first_response_sla_due_at",
+    "first_response_sla_breached_at",
+    "first_response_sla_status",
 ];
 
 fn snake<T: serde::Serialize>(value: Option<T>) -> Option<String> {
@@ -365,6 +380,29 @@ pub async fn upsert_cases(
         copy.opt_display(m.reported_rework);
         copy.opt_display(m.reported_sla_breached);
         copy.opt_f64(m.reported_cycle_time_s);
+        copy.opt_f64(m.sla_paused_s);
+        copy.opt_f64(m.sla_calendar_s);
+        copy.opt_time(m.sla_warning_at);
+        copy.opt_time(m.sla_due_at);
+        copy.opt_text(m.sla_policy_id.as_deref());
+        copy.opt_display(m.sla_policy_version);
+        copy.opt_text(m.sla_calendar_id.as_deref());
+        for seconds in [
+            m.first_response_sla_target_s,
+            m.first_response_sla_elapsed_s,
+            m.first_response_sla_paused_s,
+            m.first_response_sla_margin_s,
+        ] {
+            copy.opt_f64(seconds);
+        }
+        for time in [
+            m.first_response_sla_warning_at,
+            m.first_response_sla_due_at,
+            m.first_response_sla_breached_at,
+        ] {
+            copy.opt_time(time);
+        }
+        copy.opt_text(snake(m.first_response_sla_status).as_deref());
         copy.end_row();
     }
     let list = columns.join(", ");

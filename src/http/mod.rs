@@ -27,6 +27,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::cases::router())
         .merge(crate::staffing::router())
         .merge(crate::kpi::router())
+        .merge(crate::sla::router())
 }
 
 /// The complete application: routes, docs at `/docs`, fallbacks and middleware.

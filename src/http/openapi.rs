@@ -31,6 +31,7 @@ pub const SECURITY_SCHEME: &str = "api_key";
         (name = "cases", description = "Customer-service cases and their events: streaming, file imports (CSV, XES), activity mappings, per-case metrics"),
         (name = "kpis", description = "Contact-center KPIs over cases: summary, time series, backlog, agents and teams"),
         (name = "process", description = "Process views of the event log: variants, directly-follows graph, activities"),
+        (name = "sla", description = "SLA policies on business-hours calendars: calendars, policies (versioned), recomputation, a case's SLA timeline"),
         (name = "staffing", description = "Erlang C / Erlang A staffing requirements and plans from observed demand"),
     ),
     components(schemas(Problem, FieldError)),

@@ -36,9 +36,10 @@ pub async fn heartbeat(db: &PgPool) -> sqlx::Result<()> {
 pub struct Reconciled {
     pub imports: u64,
     pub runs: u64,
+    pub recomputations: u64,
 }
 
-/// Marks failed the running imports and scoring runs whose own heartbeat is older than
+/// Marks failed the running imports, scoring runs and SLA recomputations whose own heartbeat is older than
 /// `orphan_timeout` and whose owner is not a live replica (its heartbeat is as old, or it
 /// never registered), saying why and what was committed. A job of a live replica is never
 /// touched, however slow. Runs under [`locks::RECONCILE`]; `None` when another replica
@@ -48,7 +49,12 @@ pub async fn reconcile(db: &PgPool, orphan_timeout: Duration) -> sqlx::Result<Op
     once(db, locks::RECONCILE, async {
         let imports = crate::cases::store::fail_orphaned_imports(db, seconds).await?;
         let runs = crate::scoring::runs::store::fail_abandoned_runs(db, seconds).await?;
-        Ok(Reconciled { imports, runs })
+        let recomputations = crate::sla::store::fail_orphaned_recomputations(db, seconds).await?;
+        Ok(Reconciled {
+            imports,
+            runs,
+            recomputations,
+        })
     })
     .await
 }
