@@ -733,9 +733,9 @@ pub struct CaseSlaResponse {
 /// A case's SLA clocks, computed now from its events: per target the figures and the
 /// timeline, ordered intervals tagged `counted`, `paused`, `closed_hours`, `holiday` or
 /// `resolved` with their reason, the counted ones summing exactly to `elapsed_s` (viewer).
-#[utoipa::path(get, path = "/v1/cases/{id}/sla", tag = "sla",
+#[utoipa::path(get, path = "/v1/cases/{case_id}/sla", tag = "sla",
     security(("api_key" = [])),
-    params(("id" = String, Path, description = "Case id")),
+    params(("case_id" = String, Path, description = "Case id")),
     responses(
         (status = 200, description = "The case's SLA clocks", body = CaseSlaResponse),
         (status = 404, description = "No such case", body = Problem, content_type = "application/problem+json"),
