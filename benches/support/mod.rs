@@ -178,3 +178,54 @@ pub async fn population_file(accounts: u64, seed: u64) -> (tempfile::TempDir, st
         .expect("population file");
     (dir, input)
 }
+
+/// Installs a business-hours setup as a contact center would: a Monday-to-Friday
+/// 08:00-12:30 + 13:30-18:00 calendar in `zone` with yearly holidays, and a default policy
+/// with first-response (4 business hours) and resolution (3 business days) targets, effective
+/// from 2000 so it applies to every case.
+pub async fn install_business_hours_policy(pool: &PgPool, zone: &str) {
+    use switchboard::sla::{calendar::CalendarDefinition, policy::PolicyDefinition, store};
+    let day = serde_json::json!([{"start": "08:00", "end": "12:30"}, {"start": "13:30", "end": "18:00"}]);
+    let calendar: CalendarDefinition = serde_json::from_value(serde_json::json!({
+        "name": "office", "time_zone": zone,
+        "weekly_hours": {"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day},
+        "holidays": [
+            {"date": "2000-01-01", "name": "New Year", "yearly": true},
+            {"date": "2000-05-01", "name": "Labour Day", "yearly": true},
+            {"date": "2000-12-25", "name": "Christmas", "yearly": true}
+        ]
+    }))
+    .expect("calendar");
+    let policy: PolicyDefinition = serde_json::from_value(serde_json::json!({
+        "name": "Standard", "is_default": true, "calendar_id": "office",
+        "targets": {
+            "first_response": {"target_s": 14400},
+            "resolution": {"target_s": 97200}
+        },
+        "pause": {"status_reasons": ["standard"], "info_requested": true}
+    }))
+    .expect("policy");
+    let from = "2000-01-01T00:00:00Z".parse().expect("instant");
+    store::insert_calendar_version(pool, "office", from, &calendar, None)
+        .await
+        .expect("calendar stored");
+    store::insert_policy_version(pool, "standard", from, Some(&policy), None)
+        .await
+        .expect("policy stored");
+}
+
+/// Adds a one-off holiday to the `office` calendar of [`install_business_hours_policy`] (a new
+/// version, effective from 2000).
+pub async fn add_holiday(pool: &PgPool, zone: &str, date: &str) {
+    use switchboard::sla::{calendar::CalendarDefinition, store};
+    let current = store::calendar_versions(pool, Some("office"))
+        .await
+        .expect("calendar versions");
+    let mut definition: CalendarDefinition = current.last().expect("the office calendar").definition.0.clone();
+    definition.time_zone = zone.to_owned();
+    definition.holidays.push(serde_json::from_value(serde_json::json!({"date": date, "name": "Added"})).expect("holiday"));
+    let from = "2000-01-01T00:00:00Z".parse().expect("instant");
+    store::insert_calendar_version(pool, "office", from, &definition, None)
+        .await
+        .expect("calendar stored");
+}

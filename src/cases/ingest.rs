@@ -93,6 +93,27 @@ pub async fn recompute(
     config: &MetricsConfig,
     as_of: DateTime<Utc>,
 ) -> sqlx::Result<usize> {
+    recompute_cases(conn, case_ids, config, as_of, Neighbours::Include).await
+}
+
+/// Whether a recomputation also refreshes the other cases of the same customers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Neighbours {
+    /// New or changed events: a case's creation can change its neighbours' `fcr_no_repeat`.
+    Include,
+    /// Rules changed, events did not (an SLA recomputation): no creation time moves, so the
+    /// neighbours' metrics cannot change through these cases.
+    Skip,
+}
+
+/// [`recompute`], saying whether the customers' other cases are refreshed too.
+pub async fn recompute_cases(
+    conn: &mut PgConnection,
+    case_ids: &[String],
+    config: &MetricsConfig,
+    as_of: DateTime<Utc>,
+    neighbours: Neighbours,
+) -> sqlx::Result<usize> {
     if case_ids.is_empty() {
         return Ok(0);
     }
@@ -118,11 +139,16 @@ pub async fn recompute(
         .filter_map(|m| m.customer.clone())
         .collect();
     // A case that moved to another customer leaves its old customer's cases to refresh too.
-    customers.extend(store::stored_customers(&mut *conn, case_ids).await?);
+    if neighbours == Neighbours::Include {
+        customers.extend(store::stored_customers(&mut *conn, case_ids).await?);
+    }
     if !customers.is_empty() {
         let customers: Vec<String> = customers.into_iter().collect();
         let stored = store::cases_of_customers(&mut *conn, &customers).await?;
-        let others = affected_by_repeats(&stored, &computed, config);
+        let others = match neighbours {
+            Neighbours::Include => affected_by_repeats(&stored, &computed, config),
+            Neighbours::Skip => Vec::new(),
+        };
         if !others.is_empty() {
             events.extend(store::case_events(&mut *conn, &others).await?);
         }

@@ -641,7 +641,8 @@ pub async fn run_recomputation(
         };
         let mut tx = db.begin().await?;
         case_store::lock_ingest(&mut tx).await?;
-        ingest::recompute(&mut tx, &ids, config, Utc::now()).await?;
+        ingest::recompute_cases(&mut tx, &ids, config, Utc::now(), ingest::Neighbours::Skip)
+            .await?;
         case_store::mark_changed(&mut *tx, None).await?;
         tx.commit().await?;
         done += ids.len() as u64;
