@@ -9,7 +9,6 @@ use std::{net::SocketAddr, path::Path, sync::Arc};
 use clap::Parser;
 use sqlx::{Connection, PgConnection, PgPool};
 use switchboard::{
-    auth::Authenticator,
     config::{CasesConfig, Config, DatabaseConfig, DatabaseUrl, ServeConfig},
     db, http,
     scoring::{
@@ -22,7 +21,6 @@ use switchboard::{
         },
     },
     state::AppState,
-    telemetry,
 };
 
 /// Every setting, from the environment and defaults, as the service reads them.
@@ -86,23 +84,20 @@ pub async fn drop_database(server: &DatabaseUrl, name: &str, pool: PgPool) {
 pub async fn serve(settings: Settings, url: DatabaseUrl, pool: PgPool) -> SocketAddr {
     let mut database = settings.database;
     database.database_url = Some(url);
-    let state = AppState {
-        db: pool,
-        config: Arc::new(Config {
+    // Authentication is off: `Settings::from_env` sets AUTH_DISABLED.
+    let state = AppState::new(
+        pool,
+        Config {
             database,
             serve: settings.serve,
             cases: settings.cases,
-        }),
-        auth: Arc::new(Authenticator::Disabled),
-        metrics: telemetry::metrics_handle(),
-        models: Arc::new(ModelRegistry::new()),
-        latest_scores: Arc::new(switchboard::scoring::runs::latest::LatestScores::new()),
-    };
+        },
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let address = listener.local_addr().expect("address");
-    let app = http::app(state);
+    let app = state.router();
     tokio::spawn(async move {
         let _ = http::serve(
             listener,
