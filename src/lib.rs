@@ -16,3 +16,4 @@ pub mod scoring;
 pub mod staffing;
 pub mod state;
 pub mod telemetry;
+pub mod validation;

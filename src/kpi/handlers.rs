@@ -15,8 +15,9 @@ use super::{
 };
 use crate::{
     auth::{Authorized, ViewerAccess},
-    http::error::{ApiError, FieldError, Query},
+    http::error::{ApiError, Query},
     state::AppState,
+    validation::FieldError,
 };
 
 type Problem = crate::http::error::Problem;

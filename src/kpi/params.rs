@@ -7,7 +7,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::store::{Bucket, BucketUnit, DIMENSIONS, Filter};
-use crate::http::error::FieldError;
+use crate::validation::FieldError;
 
 /// Case attributes every KPI and process view can be filtered by (equality).
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]

@@ -14,8 +14,9 @@ use super::{
 };
 use crate::{
     auth::{AnyRole, Authorized, ViewerAccess},
-    http::error::{ApiError, FieldError, Json, Query},
+    http::error::{ApiError, Json, Query},
     state::AppState,
+    validation::FieldError,
 };
 
 type Problem = crate::http::error::Problem;
