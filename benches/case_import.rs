@@ -63,7 +63,11 @@ async fn main() {
             drop_database(&server, &name, pool).await;
             println!(
                 "BPIC 2013 XES.gz -> PostgreSQL with all metrics{}: {ours:.2} s ({} events, {} cases, {:.0} events/s)",
-                if with_policy { ", business-hours SLA policy (2 targets)" } else { ", no SLA policy" },
+                if with_policy {
+                    ", business-hours SLA policy (2 targets)"
+                } else {
+                    ", no SLA policy"
+                },
                 report.stored.events_stored,
                 report.stored.cases_touched,
                 report.stored.events_stored as f64 / ours

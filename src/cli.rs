@@ -1,14 +1,14 @@
 //! The command line: `serve`, `import`, `demo-data`, `score-batch`, `population`, `migrate`,
 //! `openapi`, `keys`, `local-db`.
 
-use std::{path::PathBuf, process::ExitCode, sync::Arc};
+use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sqlx::PgPool;
 
 use crate::{
-    auth::{self, Authenticator, KeyCache, Role, keys::ApiKey},
+    auth::{self, Role, keys::ApiKey},
     cases::{
         demo,
         import::{Classifier, ImportFormat, ImportOptions},
@@ -17,13 +17,7 @@ use crate::{
     },
     config::{CasesConfig, Config, DatabaseConfig, LogConfig, ServeConfig},
     db, http, replica,
-    scoring::{
-        registry::ModelRegistry,
-        runs::{
-            self,
-            latest::{LatestScores, latest_scores_limit},
-        },
-    },
+    scoring::runs::{self, latest::latest_scores_limit},
     state::AppState,
     telemetry,
 };
@@ -438,39 +432,33 @@ pub async fn prepare(config: Config) -> anyhow::Result<(AppState, Option<String>
     if config.serve.migrate_on_start {
         db::migrate(&pool).await?;
     }
-    let (authenticator, first_admin_key) = if config.serve.auth_disabled {
+    let first_admin_key = if config.serve.auth_disabled {
         tracing::warn!(
             "AUTH_DISABLED=true: every request is treated as admin, without a key. Never do this outside a local demo."
         );
-        (Authenticator::Disabled, None)
+        None
     } else {
         let bootstrap = config
             .serve
             .bootstrap_admin_key
             .as_ref()
             .and_then(|k| ApiKey::parse(k.expose()));
-        let created = auth::ensure_admin_key(&pool, bootstrap.as_ref()).await?;
-        (
-            Authenticator::Keys(KeyCache::with_staleness(
-                config.serve.auth_cache_ttl(),
-                config.serve.auth_stale_max(),
-            )),
-            created,
-        )
+        auth::ensure_admin_key(&pool, bootstrap.as_ref()).await?
     };
-    let models = Arc::new(ModelRegistry::new());
+    let state = AppState::new(pool, config);
+    let (pool, config, models) = (&state.db, &state.config, &state.models);
     let model_path = std::path::Path::new(&config.serve.model_path);
     if !config.serve.model_path.is_empty() {
         if model_path.exists() {
             models
-                .bootstrap_from_file(&pool, model_path)
+                .bootstrap_from_file(pool, model_path)
                 .await
                 .with_context(|| format!("MODEL_PATH {}", model_path.display()))?;
         } else {
             tracing::warn!(path = %model_path.display(), "MODEL_PATH does not exist; no model registered from it");
         }
     }
-    models.sync_with_database(&pool).await?;
+    models.sync_with_database(pool).await?;
     match models.active() {
         Some(model) => tracing::info!(
             model_id = model.id,
@@ -483,14 +471,6 @@ pub async fn prepare(config: Config) -> anyhow::Result<(AppState, Option<String>
             "no active model: scoring answers 503 until one is uploaded and activated"
         ),
     }
-    let state = AppState {
-        db: pool,
-        config: Arc::new(config),
-        auth: Arc::new(authenticator),
-        metrics: telemetry::metrics_handle(),
-        models,
-        latest_scores: Arc::new(LatestScores::new()),
-    };
     Ok((state, first_admin_key))
 }
 

@@ -362,6 +362,53 @@ pub struct Config {
     pub cases: CasesConfig,
 }
 
+impl ServeConfig {
+    /// The settings tests and benchmarks start from (a struct literal, so a new setting
+    /// cannot be forgotten here): an ephemeral port, small bodies, no key cache (a revoked
+    /// key fails at once), no demo data.
+    pub fn for_tests() -> ServeConfig {
+        ServeConfig {
+            listen_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            migrate_on_start: true,
+            request_timeout_s: 30,
+            body_limit_bytes: 1024 * 1024,
+            shutdown_timeout_s: 10,
+            http_max_connections: 1024,
+            http_header_read_timeout_s: 10,
+            cors_allowed_origins: vec![],
+            auth_disabled: false,
+            bootstrap_admin_key: None,
+            auth_cache_ttl_s: 0,
+            job_heartbeat_s: 10,
+            orphan_timeout_s: 120,
+            auth_stale_max_s: 3600,
+            model_path: String::new(),
+            max_accounts_per_request: 100,
+            // Read only by the background sync, which tests do not start; not 0, which would turn
+            // off the in-memory look-up of the newest run's scores.
+            model_refresh_s: 10,
+            latest_scores_max_accounts: 5_000_000,
+            demo_data: false,
+        }
+    }
+}
+
+impl CasesConfig {
+    /// The case settings tests start from: UTC, 7-day FCR window, 1,000 events per request.
+    pub fn for_tests() -> CasesConfig {
+        CasesConfig {
+            event_timezone: chrono_tz::Tz::UTC,
+            fcr_window_days: 7,
+            sla_warning_share: 0.75,
+            hold_status_reasons: vec![],
+            max_events_per_request: 1000,
+            import_limit_bytes: 64 << 20,
+            import_max_record_bytes: 1 << 20,
+            import_max_trace_bytes: 64 << 20,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,3 +17,4 @@ pub mod sla;
 pub mod staffing;
 pub mod state;
 pub mod telemetry;
+pub mod validation;

@@ -565,19 +565,13 @@ async fn demo_cases_are_never_imported_with_database_url_or_demo_data_false() {
     // DATABASE_URL set (as every test app has it), DEMO_DATA on: nothing.
     let mut config = (*app.state.config).clone();
     config.serve.demo_data = true;
-    let state = switchboard::state::AppState {
-        config: std::sync::Arc::new(config.clone()),
-        ..app.state.clone()
-    };
+    let state = switchboard::state::AppState::new(app.state.db.clone(), config.clone());
     switchboard::cli::import_demo_cases(&state).await.unwrap();
     assert_eq!(count().await, 0);
     // No DATABASE_URL but DEMO_DATA=false: nothing either.
     config.database.database_url = None;
     config.serve.demo_data = false;
-    let state = switchboard::state::AppState {
-        config: std::sync::Arc::new(config),
-        ..app.state.clone()
-    };
+    let state = switchboard::state::AppState::new(app.state.db.clone(), config);
     switchboard::cli::import_demo_cases(&state).await.unwrap();
     assert_eq!(count().await, 0);
 }

@@ -9,7 +9,6 @@ use std::{net::SocketAddr, path::Path, sync::Arc};
 use clap::Parser;
 use sqlx::{Connection, PgConnection, PgPool};
 use switchboard::{
-    auth::Authenticator,
     config::{CasesConfig, Config, DatabaseConfig, DatabaseUrl, ServeConfig},
     db, http,
     scoring::{
@@ -22,7 +21,6 @@ use switchboard::{
         },
     },
     state::AppState,
-    telemetry,
 };
 
 /// Every setting, from the environment and defaults, as the service reads them.
@@ -86,23 +84,20 @@ pub async fn drop_database(server: &DatabaseUrl, name: &str, pool: PgPool) {
 pub async fn serve(settings: Settings, url: DatabaseUrl, pool: PgPool) -> SocketAddr {
     let mut database = settings.database;
     database.database_url = Some(url);
-    let state = AppState {
-        db: pool,
-        config: Arc::new(Config {
+    // Authentication is off: `Settings::from_env` sets AUTH_DISABLED.
+    let state = AppState::new(
+        pool,
+        Config {
             database,
             serve: settings.serve,
             cases: settings.cases,
-        }),
-        auth: Arc::new(Authenticator::Disabled),
-        metrics: telemetry::metrics_handle(),
-        models: Arc::new(ModelRegistry::new()),
-        latest_scores: Arc::new(switchboard::scoring::runs::latest::LatestScores::new()),
-    };
+        },
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let address = listener.local_addr().expect("address");
-    let app = http::app(state);
+    let app = state.router();
     tokio::spawn(async move {
         let _ = http::serve(
             listener,
@@ -185,7 +180,8 @@ pub async fn population_file(accounts: u64, seed: u64) -> (tempfile::TempDir, st
 /// from 2000 so it applies to every case.
 pub async fn install_business_hours_policy(pool: &PgPool, zone: &str) {
     use switchboard::sla::{calendar::CalendarDefinition, policy::PolicyDefinition, store};
-    let day = serde_json::json!([{"start": "08:00", "end": "12:30"}, {"start": "13:30", "end": "18:00"}]);
+    let day =
+        serde_json::json!([{"start": "08:00", "end": "12:30"}, {"start": "13:30", "end": "18:00"}]);
     let calendar: CalendarDefinition = serde_json::from_value(serde_json::json!({
         "name": "office", "time_zone": zone,
         "weekly_hours": {"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day},
@@ -221,9 +217,17 @@ pub async fn add_holiday(pool: &PgPool, zone: &str, date: &str) {
     let current = store::calendar_versions(pool, Some("office"))
         .await
         .expect("calendar versions");
-    let mut definition: CalendarDefinition = current.last().expect("the office calendar").definition.0.clone();
+    let mut definition: CalendarDefinition = current
+        .last()
+        .expect("the office calendar")
+        .definition
+        .0
+        .clone();
     definition.time_zone = zone.to_owned();
-    definition.holidays.push(serde_json::from_value(serde_json::json!({"date": date, "name": "Added"})).expect("holiday"));
+    definition.holidays.push(
+        serde_json::from_value(serde_json::json!({"date": date, "name": "Added"}))
+            .expect("holiday"),
+    );
     let from = "2000-01-01T00:00:00Z".parse().expect("instant");
     store::insert_calendar_version(pool, "office", from, &definition, None)
         .await

@@ -31,10 +31,11 @@ use super::{
 use crate::{
     auth::{AdminAccess, Authorized, ViewerAccess},
     http::{
-        error::{ApiError, FieldError, Json, Path, Query},
+        error::{ApiError, Json, Path, Query},
         upload,
     },
     state::AppState,
+    validation::FieldError,
 };
 
 type Problem = crate::http::error::Problem;

@@ -21,8 +21,8 @@ use super::{
     metrics::{self, CaseMetrics, MetricsConfig},
     store,
 };
-pub use crate::http::error::BadRow;
 use crate::sla;
+pub use crate::validation::BadRow;
 
 /// Events per transaction of an import.
 pub const IMPORT_BATCH: usize = 25_000;

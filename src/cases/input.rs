@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::metrics::Reported;
-use crate::http::error::FieldError;
+use crate::validation::FieldError;
 
 /// One event as sent to `POST /v1/events` (field names are the template's columns).
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]

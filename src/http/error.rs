@@ -15,7 +15,7 @@ use axum::{
 use serde::{Serialize, de::DeserializeOwned};
 use utoipa::ToSchema;
 
-use crate::auth::AuthError;
+use crate::{auth::AuthError, validation::FieldError};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -33,34 +33,6 @@ pub struct Problem {
     pub detail: String,
     /// For validation failures: every offending field.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<FieldError>,
-}
-
-/// One invalid input.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, ToSchema)]
-pub struct FieldError {
-    /// Where the problem is, as a JSON pointer into the request body (`/accounts/0/features/x`)
-    /// or the name of a query or path parameter.
-    pub field: String,
-    /// What is wrong with it.
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
-
-/// One bad row of an uploaded file (events, a population, outcomes).
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, ToSchema)]
-pub struct BadRow {
-    /// Line in the file (the header is line 1).
-    pub line: u64,
-    /// What is wrong, per column (`field` is the column name, or `row` for the row as a whole).
     pub errors: Vec<FieldError>,
 }
 

@@ -10,7 +10,8 @@ use utoipa::{
     },
 };
 
-use super::error::{FieldError, PROBLEM_JSON, Problem};
+use super::error::{PROBLEM_JSON, Problem};
+use crate::validation::FieldError;
 
 /// Name of the bearer-key security scheme in the document.
 pub const SECURITY_SCHEME: &str = "api_key";

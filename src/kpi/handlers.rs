@@ -3,173 +3,36 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use axum::{
-    extract::{OriginalUri, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
-};
+use axum::{extract::State, response::Response};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use sqlx::{Row, postgres::PgRow};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::store::{self, Bucket, Cohort, DIMENSIONS, Filter};
+use super::{
+    conditional::{Conditional, Freshness, Stop},
+    params::{BucketParams, FilterParams, GroupParams, InstantParams, PeriodParams},
+    store::{self, CreatedAggregates, Filter, ResolvedAggregates, SnapshotCounts},
+};
 use crate::{
     auth::{Authorized, ViewerAccess},
-    http::error::{ApiError, FieldError, Json, Query},
+    http::error::{ApiError, Query},
     state::AppState,
+    validation::FieldError,
 };
 
 type Problem = crate::http::error::Problem;
 
-// ---------------------------------------------------------------------------------------------
-// Parameters
-
-/// Filters shared by every KPI and process view.
-#[derive(Debug, Clone, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct KpiParams {
-    /// Start of the period (RFC 3339), included.
-    pub from: Option<DateTime<Utc>>,
-    /// End of the period, excluded.
-    pub to: Option<DateTime<Utc>>,
-    pub channel: Option<String>,
-    /// The priority as written in the data (`High`, `Alto`, ...).
-    pub priority: Option<String>,
-    /// The canonical level: low, normal, high or urgent (`High` and `Alto` are both high).
-    pub priority_level: Option<String>,
-    pub request_type: Option<String>,
-    pub product: Option<String>,
-    pub owner_team: Option<String>,
-    /// Current owner.
-    pub agent: Option<String>,
-    pub customer: Option<String>,
-    /// Comma-separated dimensions to group by: channel, priority, priority_level,
-    /// request_type, product, owner_team, agent, customer.
-    pub group_by: Option<String>,
-    /// Time series: hour, day, week (ISO, Monday) or month.
-    pub bucket: Option<String>,
-    /// Time series: IANA zone the buckets are cut in (default UTC); DST-correct.
-    pub tz: Option<String>,
-    /// Backlog: the instant (default now).
-    pub at: Option<DateTime<Utc>>,
-    /// Variants and reconciliation: the page size (default 50, at most 1000).
-    pub limit: Option<usize>,
-    /// Variants and reconciliation: the `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
-pub(super) struct Parsed {
-    pub filter: Filter,
-    pub groups: Vec<&'static str>,
-}
-
-pub(super) fn parse(params: &KpiParams, need_period: bool) -> Result<Parsed, ApiError> {
-    let mut errors = Vec::new();
-    if need_period && (params.from.is_none() || params.to.is_none()) {
-        errors.push(FieldError::new("from", "from and to are required"));
+/// The parsed `value`, or 422 naming every offending parameter (parsers push an error
+/// whenever they return None).
+pub(super) fn validated<T>(
+    detail: &str,
+    errors: Vec<FieldError>,
+    value: Option<T>,
+) -> Result<T, ApiError> {
+    match value {
+        Some(value) if errors.is_empty() => Ok(value),
+        _ => Err(ApiError::validation(detail, errors)),
     }
-    if let (Some(from), Some(to)) = (params.from, params.to)
-        && to <= from
-    {
-        errors.push(FieldError::new("to", "must be after from"));
-    }
-    let mut groups = Vec::new();
-    for name in params
-        .group_by
-        .iter()
-        .flat_map(|g| g.split(','))
-        .map(str::trim)
-        .filter(|g| !g.is_empty())
-    {
-        match DIMENSIONS.iter().find(|d| **d == name) {
-            Some(dimension) if !groups.contains(dimension) => groups.push(*dimension),
-            Some(_) => {}
-            None => errors.push(FieldError::new(
-                "group_by",
-                format!("'{name}' is not one of {}", DIMENSIONS.join(", ")),
-            )),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::validation("invalid KPI query", errors));
-    }
-    let equals = [
-        ("channel", &params.channel),
-        ("priority", &params.priority),
-        ("priority_level", &params.priority_level),
-        ("request_type", &params.request_type),
-        ("product", &params.product),
-        ("owner_team", &params.owner_team),
-        ("agent", &params.agent),
-        ("customer", &params.customer),
-    ]
-    .into_iter()
-    .filter_map(|(column, value)| value.clone().map(|v| (column, v)))
-    .collect();
-    Ok(Parsed {
-        filter: Filter {
-            from: params.from,
-            to: params.to,
-            equals,
-        },
-        groups,
-    })
-}
-
-// ---------------------------------------------------------------------------------------------
-// Freshness and conditional requests
-
-/// Freshness of the data behind a response.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Freshness {
-    /// How recent the data is: the latest event time stored, or the latest extraction time
-    /// of imported data (the template's `LastDataUpdate`) when that is later.
-    pub data_as_of: Option<DateTime<Utc>>,
-    /// When case data last changed.
-    pub last_ingested_at: Option<DateTime<Utc>>,
-}
-
-/// The data version and the request make the ETag: it changes only when data changes.
-pub(super) async fn freshness_and_etag(
-    state: &AppState,
-    uri: &axum::http::Uri,
-) -> Result<(Freshness, String), ApiError> {
-    let (data_as_of, last_ingested_at, version) = store::freshness(&state.db).await?;
-    let digest = Sha256::digest(uri.to_string().as_bytes());
-    let etag = format!("\"{version}-{}\"", hex::encode(&digest[..8]));
-    Ok((
-        Freshness {
-            data_as_of,
-            last_ingested_at,
-        },
-        etag,
-    ))
-}
-
-pub(super) fn not_modified(headers: &HeaderMap, etag: &str) -> Option<Response> {
-    let matches = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|tag| tag.trim().trim_start_matches("W/") == etag || tag.trim() == "*")
-        });
-    matches.then(|| with_cache_headers(StatusCode::NOT_MODIFIED.into_response(), etag))
-}
-
-pub(super) fn with_cache_headers(mut response: Response, etag: &str) -> Response {
-    let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(etag) {
-        headers.insert(header::ETAG, value);
-    }
-    // Pollers revalidate every time; a 304 costs one indexed row read.
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-cache"),
-    );
-    response
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -242,15 +105,6 @@ pub struct Kpis {
     pub nearing: Option<Count>,
 }
 
-fn int(row: Option<&PgRow>, column: &str) -> i64 {
-    row.and_then(|r| r.try_get::<Option<i64>, _>(column).ok().flatten())
-        .unwrap_or(0)
-}
-
-fn float(row: Option<&PgRow>, column: &str) -> Option<f64> {
-    row.and_then(|r| r.try_get::<Option<f64>, _>(column).ok().flatten())
-}
-
 fn rate(cohort: &'static str, numerator: i64, denominator: i64) -> Rate {
     let value = (denominator > 0).then(|| numerator as f64 / denominator as f64);
     Rate {
@@ -261,115 +115,103 @@ fn rate(cohort: &'static str, numerator: i64, denominator: i64) -> Rate {
     }
 }
 
-fn durations(row: Option<&PgRow>, name: &str) -> Durations {
-    let quantiles: Vec<Option<f64>> = row
-        .and_then(|r| {
-            r.try_get::<Option<Vec<Option<f64>>>, _>(format!("{name}_quantiles").as_str())
-                .ok()
-                .flatten()
-        })
-        .unwrap_or_default();
+fn durations(count: i64, mean: Option<f64>, quantiles: Option<&[Option<f64>]>) -> Durations {
+    let quantile = |i: usize| quantiles.and_then(|q| q.get(i).copied().flatten());
     Durations {
         cohort: "resolved",
-        count: int(row, &format!("{name}_count")),
-        mean_s: float(row, &format!("{name}_mean")),
-        median_s: quantiles.first().copied().flatten(),
-        p90_s: quantiles.get(1).copied().flatten(),
+        count,
+        mean_s: mean,
+        median_s: quantile(0),
+        p90_s: quantile(1),
     }
 }
 
 impl Kpis {
+    /// A group's KPIs from its cohorts' aggregates (the defaults, all zero, for a cohort
+    /// without cases in the group); `snapshot` only where open-case counts are asked for.
     fn from_rows(
-        created: Option<&PgRow>,
-        resolved: Option<&PgRow>,
-        snapshot: Option<Option<&PgRow>>,
+        c: &CreatedAggregates,
+        r: &ResolvedAggregates,
+        snapshot: Option<&SnapshotCounts>,
     ) -> Kpis {
-        let (c, r) = (created, resolved);
-        let volume = int(c, "volume");
-        let resolved_count = int(r, "resolved");
-        let responses = int(r, "csat_responses");
         Kpis {
             volume: Count {
                 cohort: "created",
-                value: volume,
+                value: c.volume,
             },
-            escalation_rate: rate("created", int(c, "escalated"), volume),
-            recategorization_rate: rate("created", int(c, "recategorized"), volume),
+            escalation_rate: rate("created", c.escalated, c.volume),
+            recategorization_rate: rate("created", c.recategorized, c.volume),
             first_response: Durations {
                 cohort: "created",
-                ..durations(c, "first_response")
+                ..durations(
+                    c.first_response_count,
+                    c.first_response_mean,
+                    c.first_response_quantiles.as_deref(),
+                )
             },
             resolved: Count {
                 cohort: "resolved",
-                value: resolved_count,
+                value: r.resolved,
             },
             sla_compliance: rate(
                 "resolved",
-                int(r, "sla_succeeded"),
-                int(r, "sla_succeeded") + int(r, "sla_noncompliant"),
+                r.sla_succeeded,
+                r.sla_succeeded + r.sla_noncompliant,
             ),
             fcr_no_reactivation: rate(
                 "resolved",
-                int(r, "fcr_no_reactivation_true"),
-                int(r, "fcr_no_reactivation_matured"),
+                r.fcr_no_reactivation_true,
+                r.fcr_no_reactivation_matured,
             ),
-            fcr_no_repeat: rate(
-                "resolved",
-                int(r, "fcr_no_repeat_true"),
-                int(r, "fcr_no_repeat_matured"),
-            ),
+            fcr_no_repeat: rate("resolved", r.fcr_no_repeat_true, r.fcr_no_repeat_matured),
             fcr_single_interaction: rate(
                 "resolved",
-                int(r, "fcr_single_interaction_true"),
-                int(r, "fcr_single_interaction_matured"),
+                r.fcr_single_interaction_true,
+                r.fcr_single_interaction_matured,
             ),
-            reactivation_rate: rate("resolved", int(r, "reactivated"), resolved_count),
-            rework_rate: rate("resolved", int(r, "rework"), resolved_count),
-            knowledge_use_rate: rate("resolved", int(r, "kb_used"), resolved_count),
+            reactivation_rate: rate("resolved", r.reactivated, r.resolved),
+            rework_rate: rate("resolved", r.rework, r.resolved),
+            knowledge_use_rate: rate("resolved", r.kb_used, r.resolved),
             csat: Mean {
                 cohort: "responded",
-                count: responses,
-                value: float(r, "csat_mean"),
+                count: r.csat_responses,
+                value: r.csat_mean,
             },
-            csat_satisfied: rate("responded", int(r, "csat_satisfied"), responses),
+            csat_satisfied: rate("responded", r.csat_satisfied, r.csat_responses),
             handoffs: Mean {
                 cohort: "resolved",
-                count: resolved_count,
-                value: (resolved_count > 0)
-                    .then(|| int(r, "handoffs_sum") as f64 / resolved_count as f64),
+                count: r.resolved,
+                value: (r.resolved > 0)
+                    .then(|| r.handoffs_sum.unwrap_or(0) as f64 / r.resolved as f64),
             },
-            cycle_time: durations(r, "cycle_time"),
-            on_hold: durations(r, "on_hold"),
-            queue_wait: durations(r, "queue_wait"),
+            cycle_time: durations(
+                r.cycle_time_count,
+                r.cycle_time_mean,
+                r.cycle_time_quantiles.as_deref(),
+            ),
+            on_hold: durations(
+                r.on_hold_count,
+                r.on_hold_mean,
+                r.on_hold_quantiles.as_deref(),
+            ),
+            queue_wait: durations(
+                r.queue_wait_count,
+                r.queue_wait_mean,
+                r.queue_wait_quantiles.as_deref(),
+            ),
             active_breaches: snapshot.map(|s| Count {
                 cohort: "snapshot",
-                value: int(s, "active_breaches"),
+                value: s.active_breaches,
             }),
             nearing: snapshot.map(|s| Count {
                 cohort: "snapshot",
-                value: int(s, "nearing"),
+                value: s.nearing,
             }),
         }
     }
 }
 
 type GroupKey = Vec<Option<String>>;
-
-fn group_key(row: &PgRow, width: usize) -> GroupKey {
-    (0..width)
-        .map(|i| {
-            row.try_get::<Option<String>, _>(format!("g{i}").as_str())
-                .ok()
-                .flatten()
-        })
-        .collect()
-}
-
-fn by_group(rows: &[PgRow], width: usize) -> BTreeMap<GroupKey, &PgRow> {
-    rows.iter()
-        .map(|row| (group_key(row, width), row))
-        .collect()
-}
 
 fn named(names: &[&str], key: &GroupKey) -> BTreeMap<String, Option<String>> {
     names
@@ -407,11 +249,10 @@ async fn grouped_kpis(
     resolved_groups: &[&str],
     with_snapshot: bool,
 ) -> Result<Vec<(GroupKey, Kpis)>, ApiError> {
-    let width = created_groups.len();
     // The cohorts are independent queries: run them side by side on pooled connections.
     let (created, resolved, snapshot) = tokio::try_join!(
-        store::cohort_aggregates(&state.db, Cohort::Created, filter, created_groups, None),
-        store::cohort_aggregates(&state.db, Cohort::Resolved, filter, resolved_groups, None),
+        store::created_aggregates(&state.db, filter, created_groups, None),
+        store::resolved_aggregates(&state.db, filter, resolved_groups, None),
         async {
             if with_snapshot {
                 store::snapshot_counts(&state.db, filter, created_groups).await
@@ -420,27 +261,29 @@ async fn grouped_kpis(
             }
         },
     )?;
-    let (created, resolved, snapshot) = (
-        by_group(&created, width),
-        by_group(&resolved, width),
-        by_group(&snapshot, width),
-    );
+    let created: BTreeMap<&GroupKey, &CreatedAggregates> =
+        created.iter().map(|row| (&row.group_key, row)).collect();
+    let resolved: BTreeMap<&GroupKey, &ResolvedAggregates> =
+        resolved.iter().map(|row| (&row.group_key, row)).collect();
+    let snapshot: BTreeMap<&GroupKey, &SnapshotCounts> =
+        snapshot.iter().map(|row| (&row.group_key, row)).collect();
     let mut keys: BTreeSet<GroupKey> = created
         .keys()
         .chain(resolved.keys())
         .chain(snapshot.keys())
-        .cloned()
+        .map(|key| (*key).clone())
         .collect();
-    if width == 0 {
+    if created_groups.is_empty() {
         keys.insert(Vec::new());
     }
+    let (no_created, no_resolved, no_snapshot) = Default::default();
     Ok(keys
         .into_iter()
         .map(|key| {
             let kpis = Kpis::from_rows(
-                created.get(&key).copied(),
-                resolved.get(&key).copied(),
-                with_snapshot.then(|| snapshot.get(&key).copied()),
+                created.get(&key).copied().unwrap_or(&no_created),
+                resolved.get(&key).copied().unwrap_or(&no_resolved),
+                with_snapshot.then(|| snapshot.get(&key).copied().unwrap_or(&no_snapshot)),
             );
             (key, kpis)
         })
@@ -452,7 +295,7 @@ async fn grouped_kpis(
 /// Σ numerator / Σ denominator with both given.
 #[utoipa::path(get, path = "/v1/kpis/summary", tag = "kpis",
     security(("api_key" = [])),
-    params(KpiParams),
+    params(PeriodParams, FilterParams, GroupParams),
     responses(
         (status = 200, description = "KPIs", body = SummaryResponse),
         (status = 304, description = "Unchanged since the ETag in If-None-Match"),
@@ -461,30 +304,30 @@ async fn grouped_kpis(
 pub async fn get_kpi_summary(
     _auth: Authorized<ViewerAccess>,
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Query(params): Query<KpiParams>,
-) -> Result<Response, ApiError> {
-    let parsed = parse(&params, true)?;
-    let (freshness, etag) = freshness_and_etag(&state, &uri).await?;
-    if let Some(response) = not_modified(&headers, &etag) {
-        return Ok(response);
-    }
-    let groups = grouped_kpis(&state, &parsed.filter, &parsed.groups, &parsed.groups, true).await?;
-    let response = SummaryResponse {
-        from: parsed.filter.from.unwrap_or_default(),
-        to: parsed.filter.to.unwrap_or_default(),
-        group_by: parsed.groups.iter().map(|g| (*g).to_owned()).collect(),
+    conditional: Conditional,
+    Query(period): Query<PeriodParams>,
+    Query(filters): Query<FilterParams>,
+    Query(grouping): Query<GroupParams>,
+) -> Result<Response, Stop> {
+    let mut errors = Vec::new();
+    let period = period.parse(&mut errors);
+    let groups = grouping.parse(&mut errors);
+    let period = validated("invalid KPI query", errors, period)?;
+    let (freshness, reply) = conditional.check(&state.db).await?;
+    let kpis = grouped_kpis(&state, &period.filter(&filters), &groups, &groups, true).await?;
+    Ok(reply.json(SummaryResponse {
+        from: period.from,
+        to: period.to,
+        group_by: groups.iter().map(|g| (*g).to_owned()).collect(),
         freshness,
-        groups: groups
+        groups: kpis
             .into_iter()
             .map(|(key, kpis)| KpiGroup {
-                group: named(&parsed.groups, &key),
+                group: named(&groups, &key),
                 kpis,
             })
             .collect(),
-    };
-    Ok(with_cache_headers(Json(response).into_response(), &etag))
+    }))
 }
 
 /// A row of the agent or team table.
@@ -507,28 +350,27 @@ pub struct TableResponse {
 
 async fn table(
     state: AppState,
-    uri: axum::http::Uri,
-    headers: HeaderMap,
-    params: KpiParams,
+    conditional: Conditional,
+    period: PeriodParams,
+    filters: FilterParams,
     created_column: &'static str,
     resolved_column: &'static str,
-) -> Result<Response, ApiError> {
-    let parsed = parse(&params, true)?;
-    let (freshness, etag) = freshness_and_etag(&state, &uri).await?;
-    if let Some(response) = not_modified(&headers, &etag) {
-        return Ok(response);
-    }
+) -> Result<Response, Stop> {
+    let mut errors = Vec::new();
+    let period = period.parse(&mut errors);
+    let period = validated("invalid KPI query", errors, period)?;
+    let (freshness, reply) = conditional.check(&state.db).await?;
     let groups = grouped_kpis(
         &state,
-        &parsed.filter,
+        &period.filter(&filters),
         &[created_column],
         &[resolved_column],
         false,
     )
     .await?;
-    let response = TableResponse {
-        from: parsed.filter.from.unwrap_or_default(),
-        to: parsed.filter.to.unwrap_or_default(),
+    Ok(reply.json(TableResponse {
+        from: period.from,
+        to: period.to,
         freshness,
         rows: groups
             .into_iter()
@@ -537,15 +379,14 @@ async fn table(
                 kpis,
             })
             .collect(),
-    };
-    Ok(with_cache_headers(Json(response).into_response(), &etag))
+    }))
 }
 
 /// KPIs per agent: created-cohort KPIs by the case's current owner, resolved-cohort ones (CSAT
 /// included) credited to the agent who resolved the case.
 #[utoipa::path(get, path = "/v1/kpis/agents", tag = "kpis",
     security(("api_key" = [])),
-    params(KpiParams),
+    params(PeriodParams, FilterParams),
     responses(
         (status = 200, description = "One row per agent", body = TableResponse),
         (status = 304, description = "Unchanged"),
@@ -554,17 +395,25 @@ async fn table(
 pub async fn get_kpi_agents(
     _auth: Authorized<ViewerAccess>,
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Query(params): Query<KpiParams>,
-) -> Result<Response, ApiError> {
-    table(state, uri, headers, params, "agent", "resolving_agent").await
+    conditional: Conditional,
+    Query(period): Query<PeriodParams>,
+    Query(filters): Query<FilterParams>,
+) -> Result<Response, Stop> {
+    table(
+        state,
+        conditional,
+        period,
+        filters,
+        "agent",
+        "resolving_agent",
+    )
+    .await
 }
 
 /// KPIs per owner team.
 #[utoipa::path(get, path = "/v1/kpis/teams", tag = "kpis",
     security(("api_key" = [])),
-    params(KpiParams),
+    params(PeriodParams, FilterParams),
     responses(
         (status = 200, description = "One row per team", body = TableResponse),
         (status = 304, description = "Unchanged"),
@@ -573,11 +422,19 @@ pub async fn get_kpi_agents(
 pub async fn get_kpi_teams(
     _auth: Authorized<ViewerAccess>,
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Query(params): Query<KpiParams>,
-) -> Result<Response, ApiError> {
-    table(state, uri, headers, params, "owner_team", "owner_team").await
+    conditional: Conditional,
+    Query(period): Query<PeriodParams>,
+    Query(filters): Query<FilterParams>,
+) -> Result<Response, Stop> {
+    table(
+        state,
+        conditional,
+        period,
+        filters,
+        "owner_team",
+        "owner_team",
+    )
+    .await
 }
 
 /// One bucket of a series.
@@ -614,7 +471,7 @@ pub struct TimeseriesResponse {
 /// time and resolved-cohort ones by resolution time. Empty buckets are listed (null rates).
 #[utoipa::path(get, path = "/v1/kpis/timeseries", tag = "kpis",
     security(("api_key" = [])),
-    params(KpiParams),
+    params(PeriodParams, BucketParams, FilterParams, GroupParams),
     responses(
         (status = 200, description = "Series", body = TimeseriesResponse),
         (status = 304, description = "Unchanged"),
@@ -623,122 +480,73 @@ pub struct TimeseriesResponse {
 pub async fn get_kpi_timeseries(
     _auth: Authorized<ViewerAccess>,
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Query(params): Query<KpiParams>,
-) -> Result<Response, ApiError> {
-    let parsed = parse(&params, true)?;
+    conditional: Conditional,
+    Query(period): Query<PeriodParams>,
+    Query(bucket): Query<BucketParams>,
+    Query(filters): Query<FilterParams>,
+    Query(grouping): Query<GroupParams>,
+) -> Result<Response, Stop> {
     let mut errors = Vec::new();
-    let unit = match params.bucket.as_deref().unwrap_or("day") {
-        unit @ ("hour" | "day" | "week" | "month") => unit,
-        _ => {
-            errors.push(FieldError::new(
-                "bucket",
-                "must be hour, day, week or month",
-            ));
-            "day"
-        }
-    };
-    let unit: &'static str = match unit {
-        "hour" => "hour",
-        "week" => "week",
-        "month" => "month",
-        _ => "day",
-    };
-    let zone = params.tz.clone().unwrap_or_else(|| "UTC".into());
-    if zone.parse::<chrono_tz::Tz>().is_err() {
-        errors.push(FieldError::new("tz", "is not an IANA time zone"));
-    }
-    let (from, to) = (
-        parsed.filter.from.unwrap_or_default(),
-        parsed.filter.to.unwrap_or_default(),
-    );
-    let limit = match unit {
-        "hour" => chrono::Duration::days(400),
-        _ => chrono::Duration::days(366 * 20),
-    };
-    if to - from > limit {
-        errors.push(FieldError::new("to", "the period holds too many buckets"));
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::validation("invalid time series query", errors));
-    }
-    let (freshness, etag) = freshness_and_etag(&state, &uri).await?;
-    if let Some(response) = not_modified(&headers, &etag) {
-        return Ok(response);
-    }
-    let bucket = Bucket {
-        unit,
-        zone: zone.clone(),
-    };
-    let width = parsed.groups.len();
+    let period = period.parse(&mut errors);
+    let groups = grouping.parse(&mut errors);
+    let bucket = bucket.parse(period, &mut errors);
+    let (period, bucket) = validated("invalid time series query", errors, period.zip(bucket))?;
+    let (freshness, reply) = conditional.check(&state.db).await?;
+    let filter = period.filter(&filters);
     let (starts, created, resolved) = tokio::try_join!(
-        store::bucket_starts(&state.db, &bucket, from, to),
-        store::cohort_aggregates(
-            &state.db,
-            Cohort::Created,
-            &parsed.filter,
-            &parsed.groups,
-            Some(&bucket)
-        ),
-        store::cohort_aggregates(
-            &state.db,
-            Cohort::Resolved,
-            &parsed.filter,
-            &parsed.groups,
-            Some(&bucket)
-        ),
+        store::bucket_starts(&state.db, &bucket, period.from, period.to),
+        store::created_aggregates(&state.db, &filter, &groups, Some(&bucket)),
+        store::resolved_aggregates(&state.db, &filter, &groups, Some(&bucket)),
     )?;
-    let keyed = |rows: &[PgRow]| -> BTreeMap<(GroupKey, DateTime<Utc>), usize> {
-        rows.iter()
-            .enumerate()
-            .filter_map(|(i, row)| {
-                row.try_get::<DateTime<Utc>, _>("bucket")
-                    .ok()
-                    .map(|b| ((group_key(row, width), b), i))
-            })
-            .collect()
-    };
-    let (created_at, resolved_at) = (keyed(&created), keyed(&resolved));
-    let mut groups: BTreeSet<GroupKey> = created_at
+    let created_at: BTreeMap<(&GroupKey, DateTime<Utc>), &CreatedAggregates> = created
+        .iter()
+        .filter_map(|row| Some(((&row.group_key, row.bucket?), row)))
+        .collect();
+    let resolved_at: BTreeMap<(&GroupKey, DateTime<Utc>), &ResolvedAggregates> = resolved
+        .iter()
+        .filter_map(|row| Some(((&row.group_key, row.bucket?), row)))
+        .collect();
+    let mut keys: BTreeSet<GroupKey> = created_at
         .keys()
         .chain(resolved_at.keys())
-        .map(|(g, _)| g.clone())
+        .map(|(g, _)| (*g).clone())
         .collect();
-    if width == 0 {
-        groups.insert(Vec::new());
+    if groups.is_empty() {
+        keys.insert(Vec::new());
     }
-    let series = groups
+    let (no_created, no_resolved) = Default::default();
+    let series = keys
         .into_iter()
         .map(|group| {
             let points = starts
                 .iter()
                 .map(|start| {
-                    let key = (group.clone(), *start);
-                    let c = created_at.get(&key).map(|&i| &created[i]);
-                    let r = resolved_at.get(&key).map(|&i| &resolved[i]);
+                    let key = (&group, *start);
                     SeriesPoint {
                         start: *start,
-                        kpis: Kpis::from_rows(c, r, None),
+                        kpis: Kpis::from_rows(
+                            created_at.get(&key).copied().unwrap_or(&no_created),
+                            resolved_at.get(&key).copied().unwrap_or(&no_resolved),
+                            None,
+                        ),
                     }
                 })
                 .collect();
             Series {
-                group: named(&parsed.groups, &group),
+                group: named(&groups, &group),
                 points,
             }
         })
         .collect();
-    let response = TimeseriesResponse {
-        from,
-        to,
-        bucket: unit.into(),
-        tz: zone,
-        group_by: parsed.groups.iter().map(|g| (*g).to_owned()).collect(),
+    Ok(reply.json(TimeseriesResponse {
+        from: period.from,
+        to: period.to,
+        bucket: bucket.unit.as_str().into(),
+        tz: bucket.zone,
+        group_by: groups.iter().map(|g| (*g).to_owned()).collect(),
         freshness,
         series,
-    };
-    Ok(with_cache_headers(Json(response).into_response(), &etag))
+    }))
 }
 
 /// One ageing bucket of the backlog.
@@ -773,7 +581,7 @@ pub struct BacklogResponse {
 /// ageing buckets 0-1 d, 1-3 d, 3-7 d, 7-14 d, 14-30 d, > 30 d. The period filters do not apply.
 #[utoipa::path(get, path = "/v1/kpis/backlog", tag = "kpis",
     security(("api_key" = [])),
-    params(KpiParams),
+    params(InstantParams, FilterParams, GroupParams),
     responses(
         (status = 200, description = "The backlog", body = BacklogResponse),
         (status = 304, description = "Unchanged"),
@@ -782,55 +590,44 @@ pub struct BacklogResponse {
 pub async fn get_kpi_backlog(
     _auth: Authorized<ViewerAccess>,
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Query(params): Query<KpiParams>,
-) -> Result<Response, ApiError> {
-    let parsed = parse(&params, false)?;
-    let at = params.at.unwrap_or_else(Utc::now);
-    let (freshness, etag) = freshness_and_etag(&state, &uri).await?;
-    // Without `at`, the answer moves with the clock: no 304.
-    if params.at.is_some()
-        && let Some(response) = not_modified(&headers, &etag)
-    {
-        return Ok(response);
-    }
-    let filter = Filter {
-        from: None,
-        to: None,
-        equals: parsed.filter.equals.clone(),
+    conditional: Conditional,
+    Query(instant): Query<InstantParams>,
+    Query(filters): Query<FilterParams>,
+    Query(grouping): Query<GroupParams>,
+) -> Result<Response, Stop> {
+    let mut errors = Vec::new();
+    let groups = grouping.parse(&mut errors);
+    validated("invalid KPI query", errors, Some(()))?;
+    // Without `at`, the answer moves with the clock: no ETag, no 304.
+    let (freshness, reply) = match instant.at {
+        Some(_) => conditional.check(&state.db).await?,
+        None => conditional.uncached(&state.db).await?,
     };
-    let rows = store::backlog(&state.db, at, &filter, &parsed.groups).await?;
-    let width = parsed.groups.len();
-    let mut groups: Vec<BacklogGroup> = rows
-        .iter()
+    let at = instant.at.unwrap_or_else(Utc::now);
+    let rows = store::backlog(&state.db, at, &filters.without_period(), &groups).await?;
+    let mut groups_out: Vec<BacklogGroup> = rows
+        .into_iter()
         .map(|row| BacklogGroup {
-            group: named(&parsed.groups, &group_key(row, width)),
-            backlog: int(Some(row), "backlog"),
+            group: named(&groups, &row.group_key),
+            backlog: row.backlog,
             ageing: store::AGEING_DAYS
                 .iter()
-                .enumerate()
-                .map(|(i, (low, high))| AgeingBucket {
+                .zip(row.ageing)
+                .map(|((low, high), cases)| AgeingBucket {
                     age: match high {
                         Some(high) => format!("{low}-{high}d"),
                         None => format!("{low}d+"),
                     },
-                    cases: int(Some(row), &format!("age{i}")),
+                    cases,
                 })
                 .collect(),
         })
         .collect();
-    groups.retain(|g| width == 0 || g.backlog > 0);
-    let response = BacklogResponse {
+    groups_out.retain(|g| groups.is_empty() || g.backlog > 0);
+    Ok(reply.json(BacklogResponse {
         at,
-        group_by: parsed.groups.iter().map(|g| (*g).to_owned()).collect(),
+        group_by: groups.iter().map(|g| (*g).to_owned()).collect(),
         freshness,
-        groups,
-    };
-    let response = Json(response).into_response();
-    Ok(if params.at.is_some() {
-        with_cache_headers(response, &etag)
-    } else {
-        response
-    })
+        groups: groups_out,
+    }))
 }

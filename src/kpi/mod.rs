@@ -1,11 +1,14 @@
 //! KPIs for dashboards and process views for analysts, over the stored case rows (KPIs never
 //! read raw events at request time) and, for process views, the filtered cases' events.
 //!
-//! `store` holds the SQL; `handlers` the KPI endpoints with freshness and ETags; `process`
-//! the variants, directly-follows graph and activities; `reconciliation` the template's
-//! reported derived columns against Switchboard's own metrics.
+//! `store` holds the SQL and its typed rows; `params` the query parameters and their parsing;
+//! `conditional` the freshness, ETag and 304 every endpoint shares; `handlers` the KPI
+//! endpoints; `process` the variants, directly-follows graph and activities; `reconciliation`
+//! the template's reported derived columns against Switchboard's own metrics.
 
+pub mod conditional;
 pub mod handlers;
+pub mod params;
 pub mod process;
 pub mod reconciliation;
 pub mod store;

@@ -4,23 +4,20 @@
 //! `get_variants`, `discover_dfg`, `discover_performance_dfg`, `get_start_activities` and
 //! `get_end_activities`.
 
-use axum::{
-    extract::{OriginalUri, State},
-    http::HeaderMap,
-    response::{IntoResponse, Response},
-};
+use axum::{extract::State, response::Response};
 use base64::Engine as _;
 use serde::Serialize;
-use sqlx::Row;
 use utoipa::ToSchema;
 
 use super::{
-    handlers::{Freshness, KpiParams, freshness_and_etag, not_modified, parse, with_cache_headers},
+    conditional::{Conditional, Freshness, Stop},
+    handlers::validated,
+    params::{FilterParams, OptionalPeriodParams, PageParams},
     store,
 };
 use crate::{
     auth::{Authorized, ViewerAccess},
-    http::error::{ApiError, FieldError, Json, Query},
+    http::error::Query,
     state::AppState,
 };
 
@@ -70,7 +67,7 @@ fn decode_variant_cursor(cursor: &str) -> Option<(i64, Vec<String>)> {
 /// `next_cursor` as `cursor` for the next one, so every variant of a log can be read.
 #[utoipa::path(get, path = "/v1/process/variants", tag = "process",
     security(("api_key" = [])),
-    params(KpiParams),
+    params(OptionalPeriodParams, FilterParams, PageParams),
     responses(
         (status = 200, description = "Variants", body = VariantsResponse),
         (status = 304, description = "Unchanged"),
@@ -79,56 +76,26 @@ fn decode_variant_cursor(cursor: &str) -> Option<(i64, Vec<String>)> {
 pub async fn get_process_variants(
     _auth: Authorized<ViewerAccess>,
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Query(params): Query<KpiParams>,
-) -> Result<Response, ApiError> {
-    let parsed = parse(&params, false)?;
-    let limit = params.limit.unwrap_or(50);
+    conditional: Conditional,
+    Query(period): Query<OptionalPeriodParams>,
+    Query(filters): Query<FilterParams>,
+    Query(page): Query<PageParams>,
+) -> Result<Response, Stop> {
     let mut errors = Vec::new();
-    if !(1..=1000).contains(&limit) {
-        errors.push(FieldError::new("limit", "must be from 1 to 1000"));
-    }
-    let after = match params.cursor.as_deref().map(decode_variant_cursor) {
-        None => None,
-        Some(Some(key)) => Some(key),
-        Some(None) => {
-            errors.push(FieldError::new(
-                "cursor",
-                "is not a cursor this endpoint returned",
-            ));
-            None
-        }
-    };
-    if !errors.is_empty() {
-        return Err(ApiError::validation("invalid variants query", errors));
-    }
-    let (freshness, etag) = freshness_and_etag(&state, &uri).await?;
-    if let Some(response) = not_modified(&headers, &etag) {
-        return Ok(response);
-    }
-    let rows = store::process_rows(
-        &state.db,
-        &parsed.filter,
-        "SELECT t.activities, count(*) AS cases,
-                avg(t.duration) AS mean_duration, percentile_cont(0.5) WITHIN GROUP (ORDER BY t.duration) AS median_duration,
-                avg(c.cycle_time_s) AS mean_cycle, percentile_cont(0.5) WITHIN GROUP (ORDER BY c.cycle_time_s) AS median_cycle
-         FROM (SELECT case_id, array_agg(activity ORDER BY event_time, seq) AS activities,
-                      extract(epoch FROM max(event_time) - min(event_time))::float8 AS duration
-               FROM ordered GROUP BY case_id) t
-         JOIN cases c USING (case_id)
-         GROUP BY t.activities",
-    )
-    .await?;
-    let mut variants: Vec<Variant> = rows
-        .iter()
+    let filter = period.filter(&filters, &mut errors);
+    let (limit, after) = page.parse(decode_variant_cursor, &mut errors);
+    validated("invalid variants query", errors, Some(()))?;
+    let (freshness, reply) = conditional.check(&state.db).await?;
+    let mut variants: Vec<Variant> = store::variants(&state.db, &filter)
+        .await?
+        .into_iter()
         .map(|row| Variant {
-            activities: row.try_get("activities").unwrap_or_default(),
-            cases: row.try_get("cases").unwrap_or(0),
-            mean_duration_s: row.try_get("mean_duration").ok().flatten(),
-            median_duration_s: row.try_get("median_duration").ok().flatten(),
-            mean_cycle_time_s: row.try_get("mean_cycle").ok().flatten(),
-            median_cycle_time_s: row.try_get("median_cycle").ok().flatten(),
+            activities: row.activities,
+            cases: row.cases,
+            mean_duration_s: row.mean_duration,
+            median_duration_s: row.median_duration,
+            mean_cycle_time_s: row.mean_cycle,
+            median_cycle_time_s: row.median_cycle,
         })
         .collect();
     // Sorted here: Rust compares strings by code point, whatever the database's collation.
@@ -151,14 +118,13 @@ pub async fn get_process_variants(
     let next_cursor = more
         .then(|| variants.last().map(encode_variant_cursor))
         .flatten();
-    let response = VariantsResponse {
+    Ok(reply.json(VariantsResponse {
         freshness,
         cases,
         variant_count,
         variants,
         next_cursor,
-    };
-    Ok(with_cache_headers(Json(response).into_response(), &etag))
+    }))
 }
 
 /// One edge of the directly-follows graph.
@@ -187,7 +153,7 @@ pub struct DfgResponse {
 /// The directly-follows graph of the filtered cases, with frequency and performance.
 #[utoipa::path(get, path = "/v1/process/dfg", tag = "process",
     security(("api_key" = [])),
-    params(KpiParams),
+    params(OptionalPeriodParams, FilterParams),
     responses(
         (status = 200, description = "Edges", body = DfgResponse),
         (status = 304, description = "Unchanged"),
@@ -196,36 +162,25 @@ pub struct DfgResponse {
 pub async fn get_process_dfg(
     _auth: Authorized<ViewerAccess>,
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Query(params): Query<KpiParams>,
-) -> Result<Response, ApiError> {
-    let parsed = parse(&params, false)?;
-    let (freshness, etag) = freshness_and_etag(&state, &uri).await?;
-    if let Some(response) = not_modified(&headers, &etag) {
-        return Ok(response);
-    }
-    let rows = store::process_rows(
-        &state.db,
-        &parsed.filter,
-        "SELECT a, b, count(*) AS frequency, avg(d) AS mean_s,
-                percentile_cont(0.5) WITHIN GROUP (ORDER BY d) AS median_s, min(d) AS min_s, max(d) AS max_s
-         FROM (SELECT activity AS a, lead(activity) OVER w AS b,
-                      extract(epoch FROM lead(event_time) OVER w - event_time)::float8 AS d
-               FROM ordered WINDOW w AS (PARTITION BY case_id ORDER BY event_time, seq)) pairs
-         WHERE b IS NOT NULL GROUP BY a, b",
-    )
-    .await?;
-    let mut edges: Vec<DfgEdge> = rows
-        .iter()
+    conditional: Conditional,
+    Query(period): Query<OptionalPeriodParams>,
+    Query(filters): Query<FilterParams>,
+) -> Result<Response, Stop> {
+    let mut errors = Vec::new();
+    let filter = period.filter(&filters, &mut errors);
+    validated("invalid KPI query", errors, Some(()))?;
+    let (freshness, reply) = conditional.check(&state.db).await?;
+    let mut edges: Vec<DfgEdge> = store::dfg(&state.db, &filter)
+        .await?
+        .into_iter()
         .map(|row| DfgEdge {
-            from: row.try_get("a").unwrap_or_default(),
-            to: row.try_get("b").unwrap_or_default(),
-            frequency: row.try_get("frequency").unwrap_or(0),
-            mean_s: row.try_get("mean_s").ok().flatten(),
-            median_s: row.try_get("median_s").ok().flatten(),
-            min_s: row.try_get("min_s").ok().flatten(),
-            max_s: row.try_get("max_s").ok().flatten(),
+            from: row.a,
+            to: row.b,
+            frequency: row.frequency,
+            mean_s: row.mean_s,
+            median_s: row.median_s,
+            min_s: row.min_s,
+            max_s: row.max_s,
         })
         .collect();
     edges.sort_by(|x, y| {
@@ -233,10 +188,7 @@ pub async fn get_process_dfg(
             .cmp(&x.frequency)
             .then_with(|| (&x.from, &x.to).cmp(&(&y.from, &y.to)))
     });
-    Ok(with_cache_headers(
-        Json(DfgResponse { freshness, edges }).into_response(),
-        &etag,
-    ))
+    Ok(reply.json(DfgResponse { freshness, edges }))
 }
 
 /// An activity's counts.
@@ -260,7 +212,7 @@ pub struct ActivitiesResponse {
 /// Activities of the filtered cases with event, start and end counts.
 #[utoipa::path(get, path = "/v1/process/activities", tag = "process",
     security(("api_key" = [])),
-    params(KpiParams),
+    params(OptionalPeriodParams, FilterParams),
     responses(
         (status = 200, description = "Activities", body = ActivitiesResponse),
         (status = 304, description = "Unchanged"),
@@ -269,33 +221,22 @@ pub struct ActivitiesResponse {
 pub async fn get_process_activities(
     _auth: Authorized<ViewerAccess>,
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Query(params): Query<KpiParams>,
-) -> Result<Response, ApiError> {
-    let parsed = parse(&params, false)?;
-    let (freshness, etag) = freshness_and_etag(&state, &uri).await?;
-    if let Some(response) = not_modified(&headers, &etag) {
-        return Ok(response);
-    }
-    let rows = store::process_rows(
-        &state.db,
-        &parsed.filter,
-        "SELECT activity, count(*) AS events, count(*) FILTER (WHERE first) AS starts, count(*) FILTER (WHERE last) AS ends
-         FROM (SELECT activity,
-                      row_number() OVER (PARTITION BY case_id ORDER BY event_time, seq) = 1 AS first,
-                      row_number() OVER (PARTITION BY case_id ORDER BY event_time DESC, seq DESC) = 1 AS last
-               FROM ordered) positions
-         GROUP BY activity",
-    )
-    .await?;
-    let mut activities: Vec<ActivityCounts> = rows
-        .iter()
+    conditional: Conditional,
+    Query(period): Query<OptionalPeriodParams>,
+    Query(filters): Query<FilterParams>,
+) -> Result<Response, Stop> {
+    let mut errors = Vec::new();
+    let filter = period.filter(&filters, &mut errors);
+    validated("invalid KPI query", errors, Some(()))?;
+    let (freshness, reply) = conditional.check(&state.db).await?;
+    let mut activities: Vec<ActivityCounts> = store::activities(&state.db, &filter)
+        .await?
+        .into_iter()
         .map(|row| ActivityCounts {
-            activity: row.try_get("activity").unwrap_or_default(),
-            events: row.try_get("events").unwrap_or(0),
-            starts: row.try_get("starts").unwrap_or(0),
-            ends: row.try_get("ends").unwrap_or(0),
+            activity: row.activity,
+            events: row.events,
+            starts: row.starts,
+            ends: row.ends,
         })
         .collect();
     activities.sort_by(|a, b| {
@@ -303,12 +244,8 @@ pub async fn get_process_activities(
             .cmp(&a.events)
             .then_with(|| a.activity.cmp(&b.activity))
     });
-    Ok(with_cache_headers(
-        Json(ActivitiesResponse {
-            freshness,
-            activities,
-        })
-        .into_response(),
-        &etag,
-    ))
+    Ok(reply.json(ActivitiesResponse {
+        freshness,
+        activities,
+    }))
 }

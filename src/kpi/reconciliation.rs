@@ -8,11 +8,7 @@
 //! define the two flags; they are compared with `fcr_single_interaction` and `is_rework`.
 //! [`compare`] is a pure function of a case row.
 
-use axum::{
-    extract::{OriginalUri, State},
-    http::HeaderMap,
-    response::{IntoResponse, Response},
-};
+use axum::{extract::State, response::Response};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -20,12 +16,14 @@ use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    handlers::{Freshness, KpiParams, freshness_and_etag, not_modified, parse, with_cache_headers},
+    conditional::{Conditional, Freshness, Stop},
+    handlers::validated,
+    params::{FilterParams, OptionalPeriodParams, PageParams},
     store::{self, ReconciliationRow},
 };
 use crate::{
     auth::{Authorized, ViewerAccess},
-    http::error::{ApiError, FieldError, Json, Query},
+    http::error::Query,
     state::AppState,
 };
 
@@ -356,7 +354,7 @@ fn decode_cursor(cursor: &str) -> Option<String> {
 /// minus first event; that cycle time against the target), as each check's `computed_as` says.
 #[utoipa::path(get, path = "/v1/reconciliation", tag = "kpis",
     security(("api_key" = [])),
-    params(KpiParams, ReconciliationParams),
+    params(OptionalPeriodParams, FilterParams, PageParams, ReconciliationParams),
     responses(
         (status = 200, description = "Agreement per reported column", body = ReconciliationResponse),
         (status = 304, description = "Unchanged"),
@@ -365,49 +363,28 @@ fn decode_cursor(cursor: &str) -> Option<String> {
 pub async fn get_reconciliation(
     _auth: Authorized<ViewerAccess>,
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    Query(params): Query<KpiParams>,
+    conditional: Conditional,
+    Query(period): Query<OptionalPeriodParams>,
+    Query(filters): Query<FilterParams>,
+    Query(page): Query<PageParams>,
     Query(options): Query<ReconciliationParams>,
-) -> Result<Response, ApiError> {
-    let parsed = parse(&params, false)?;
-    let limit = params.limit.unwrap_or(50);
+) -> Result<Response, Stop> {
     let mut errors = Vec::new();
-    if !(1..=1000).contains(&limit) {
-        errors.push(FieldError::new("limit", "must be from 1 to 1000"));
-    }
-    let after = match params.cursor.as_deref() {
-        None => None,
-        Some(cursor) => match decode_cursor(cursor) {
-            Some(case_id) => Some(case_id),
-            None => {
-                errors.push(FieldError::new(
-                    "cursor",
-                    "is not a cursor this endpoint returned",
-                ));
-                None
-            }
-        },
-    };
-    if !errors.is_empty() {
-        return Err(ApiError::validation("invalid reconciliation query", errors));
-    }
-    let (freshness, etag) = freshness_and_etag(&state, &uri).await?;
-    if let Some(response) = not_modified(&headers, &etag) {
-        return Ok(response);
-    }
-    let rows = store::reconciliation_rows(&state.db, &parsed.filter).await?;
+    let filter = period.filter(&filters, &mut errors);
+    let (limit, after) = page.parse(decode_cursor, &mut errors);
+    validated("invalid reconciliation query", errors, Some(()))?;
+    let (freshness, reply) = conditional.check(&state.db).await?;
+    let rows = store::reconciliation_rows(&state.db, &filter).await?;
     let checks = Check::ALL
         .into_iter()
         .filter(|check| options.check.is_none_or(|c| c == *check))
         .map(|check| report(&rows, check, after.as_deref(), limit))
         .collect();
-    let response = ReconciliationResponse {
+    Ok(reply.json(ReconciliationResponse {
         freshness,
         cases: rows.len() as i64,
         checks,
-    };
-    Ok(with_cache_headers(Json(response).into_response(), &etag))
+    }))
 }
 
 /// Counts of one check over `rows` (in case id order) and its page of differences after

@@ -2,7 +2,7 @@
 //! and the process views over events of the filtered cases.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder, Row, postgres::PgRow};
+use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder, postgres::PgRow};
 
 /// Case attributes KPIs can be filtered and grouped by (column names of `cases`).
 pub const DIMENSIONS: [&str; 8] = [
@@ -43,10 +43,42 @@ pub struct Filter {
     pub equals: Vec<(&'static str, String)>,
 }
 
-/// A time bucket: `unit` is hour, day, week or month, cut in the IANA zone `zone`.
+/// The unit of a time series bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketUnit {
+    Hour,
+    Day,
+    /// ISO week, from Monday.
+    Week,
+    Month,
+}
+
+impl BucketUnit {
+    /// The unit as the API and PostgreSQL (`date_trunc`, `interval`) spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BucketUnit::Hour => "hour",
+            BucketUnit::Day => "day",
+            BucketUnit::Week => "week",
+            BucketUnit::Month => "month",
+        }
+    }
+
+    pub fn parse(unit: &str) -> Option<BucketUnit> {
+        match unit {
+            "hour" => Some(BucketUnit::Hour),
+            "day" => Some(BucketUnit::Day),
+            "week" => Some(BucketUnit::Week),
+            "month" => Some(BucketUnit::Month),
+            _ => None,
+        }
+    }
+}
+
+/// A time bucket: a unit cut in the IANA zone `zone`.
 #[derive(Debug, Clone)]
 pub struct Bucket {
-    pub unit: &'static str,
+    pub unit: BucketUnit,
     pub zone: String,
 }
 
@@ -68,22 +100,113 @@ fn push_filters(query: &mut QueryBuilder<Postgres>, filter: &Filter, time_column
     }
 }
 
-/// `SELECT <groups>[, bucket], <aggregates> FROM cases WHERE <cohort in period, filters>
-/// GROUP BY ...`; group columns come back as `g0, g1, ...` and the bucket as `bucket`.
-pub async fn cohort_aggregates(
+/// `ARRAY[<groups>]::text[] AS group_key, `: the group's values in `groups` order, one column
+/// whatever the grouping, so the row types below stay fixed.
+fn push_group_key(query: &mut QueryBuilder<Postgres>, groups: &[&str]) {
+    query.push(format_args!(
+        "ARRAY[{}]::text[] AS group_key, ",
+        groups.join(", ")
+    ));
+}
+
+fn push_group_by(query: &mut QueryBuilder<Postgres>, groups: &[&str], bucket: bool) {
+    let mut group_by: Vec<&str> = groups.to_vec();
+    if bucket {
+        group_by.push("bucket");
+    }
+    if !group_by.is_empty() {
+        query.push(format_args!(" GROUP BY {}", group_by.join(", ")));
+    }
+}
+
+/// The created cohort's aggregates of one group (and bucket).
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct CreatedAggregates {
+    /// The group's value per grouping column, in the order asked.
+    pub group_key: Vec<Option<String>>,
+    /// The bucket's start; None without buckets.
+    pub bucket: Option<DateTime<Utc>>,
+    pub volume: i64,
+    pub escalated: i64,
+    pub recategorized: i64,
+    pub first_response_count: i64,
+    pub first_response_mean: Option<f64>,
+    /// Median and p90.
+    pub first_response_quantiles: Option<Vec<Option<f64>>>,
+}
+
+/// The resolved cohort's aggregates of one group (and bucket).
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct ResolvedAggregates {
+    pub group_key: Vec<Option<String>>,
+    pub bucket: Option<DateTime<Utc>>,
+    pub resolved: i64,
+    pub sla_succeeded: i64,
+    pub sla_noncompliant: i64,
+    pub fcr_no_reactivation_true: i64,
+    pub fcr_no_reactivation_matured: i64,
+    pub fcr_no_repeat_true: i64,
+    pub fcr_no_repeat_matured: i64,
+    pub fcr_single_interaction_true: i64,
+    pub fcr_single_interaction_matured: i64,
+    pub reactivated: i64,
+    pub rework: i64,
+    pub kb_used: i64,
+    pub csat_responses: i64,
+    pub csat_mean: Option<f64>,
+    pub csat_satisfied: i64,
+    pub handoffs_sum: Option<i64>,
+    pub cycle_time_count: i64,
+    pub cycle_time_mean: Option<f64>,
+    pub cycle_time_quantiles: Option<Vec<Option<f64>>>,
+    pub on_hold_count: i64,
+    pub on_hold_mean: Option<f64>,
+    pub on_hold_quantiles: Option<Vec<Option<f64>>>,
+    pub queue_wait_count: i64,
+    pub queue_wait_mean: Option<f64>,
+    pub queue_wait_quantiles: Option<Vec<Option<f64>>>,
+}
+
+/// The created cohort's aggregates, by group (and bucket).
+pub async fn created_aggregates(
+    pool: &PgPool,
+    filter: &Filter,
+    groups: &[&str],
+    bucket: Option<&Bucket>,
+) -> sqlx::Result<Vec<CreatedAggregates>> {
+    cohort_aggregates(pool, Cohort::Created, filter, groups, bucket).await
+}
+
+/// The resolved cohort's aggregates, by group (and bucket).
+pub async fn resolved_aggregates(
+    pool: &PgPool,
+    filter: &Filter,
+    groups: &[&str],
+    bucket: Option<&Bucket>,
+) -> sqlx::Result<Vec<ResolvedAggregates>> {
+    cohort_aggregates(pool, Cohort::Resolved, filter, groups, bucket).await
+}
+
+/// `SELECT group_key, bucket, <aggregates> FROM cases WHERE <cohort in period, filters>
+/// GROUP BY ...`.
+async fn cohort_aggregates<T>(
     pool: &PgPool,
     cohort: Cohort,
     filter: &Filter,
     groups: &[&str],
     bucket: Option<&Bucket>,
-) -> sqlx::Result<Vec<PgRow>> {
+) -> sqlx::Result<Vec<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
+{
     let time = cohort.time_column();
     let mut query = QueryBuilder::new("SELECT ");
-    for (i, column) in groups.iter().enumerate() {
-        query.push(format_args!("{column} AS g{i}, "));
-    }
-    if let Some(bucket) = bucket {
-        if bucket.unit == "hour" {
+    push_group_key(&mut query, groups);
+    match bucket {
+        None => {
+            query.push("NULL::timestamptz AS bucket, ");
+        }
+        Some(bucket) if bucket.unit == BucketUnit::Hour => {
             // Hours are absolute: across a DST change, local wall-clock hours repeat or
             // vanish. Binning from a local midnight keeps half-hour zones aligned.
             query
@@ -92,11 +215,12 @@ pub async fn cohort_aggregates(
                 ))
                 .push_bind(bucket.zone.clone())
                 .push(") AS bucket, ");
-        } else {
+        }
+        Some(bucket) => {
             query
                 .push(format_args!(
                     "date_trunc('{}', {time} AT TIME ZONE ",
-                    bucket.unit
+                    bucket.unit.as_str()
                 ))
                 .push_bind(bucket.zone.clone())
                 .push(") AT TIME ZONE ")
@@ -110,20 +234,14 @@ pub async fn cohort_aggregates(
     });
     query.push(format_args!(" FROM cases WHERE {time} IS NOT NULL"));
     push_filters(&mut query, filter, Some(time));
-    let mut group_by: Vec<String> = (0..groups.len()).map(|i| format!("g{i}")).collect();
-    if bucket.is_some() {
-        group_by.push("bucket".into());
-    }
-    if !group_by.is_empty() {
-        query.push(format_args!(" GROUP BY {}", group_by.join(", ")));
-    }
+    push_group_by(&mut query, groups, bucket.is_some());
     // The quantiles sort a cohort's values per group: at the default 4 MB a 30-day window of
     // a million-case base spills to disk. A transaction scopes the larger budget to this query.
     let mut tx = pool.begin().await?;
     sqlx::query("SET LOCAL work_mem = '64MB'")
         .execute(&mut *tx)
         .await?;
-    let rows = query.build().fetch_all(&mut *tx).await?;
+    let rows = query.build_query_as().fetch_all(&mut *tx).await?;
     tx.commit().await?;
     Ok(rows)
 }
@@ -182,27 +300,30 @@ const RESOLVED_AGGREGATES: &str = concat!(
     durations!("queue_wait_s", "queue_wait")
 );
 
+/// Open-case counts now of one group.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct SnapshotCounts {
+    pub group_key: Vec<Option<String>>,
+    pub active_breaches: i64,
+    pub nearing: i64,
+}
+
 /// Open-case counts now (active breaches, nearing), by group.
 pub async fn snapshot_counts(
     executor: impl PgExecutor<'_>,
     filter: &Filter,
     groups: &[&str],
-) -> sqlx::Result<Vec<PgRow>> {
+) -> sqlx::Result<Vec<SnapshotCounts>> {
     let mut query = QueryBuilder::new("SELECT ");
-    for (i, column) in groups.iter().enumerate() {
-        query.push(format_args!("{column} AS g{i}, "));
-    }
+    push_group_key(&mut query, groups);
     query.push(
-        "count(*) AS open_cases, count(*) FILTER (WHERE sla_status = 'noncompliant') AS active_breaches, \
+        "count(*) FILTER (WHERE sla_status = 'noncompliant') AS active_breaches, \
          count(*) FILTER (WHERE sla_status = 'nearing') AS nearing \
          FROM cases WHERE state = 'open'",
     );
     push_filters(&mut query, filter, None);
-    if !groups.is_empty() {
-        let group_by: Vec<String> = (0..groups.len()).map(|i| format!("g{i}")).collect();
-        query.push(format_args!(" GROUP BY {}", group_by.join(", ")));
-    }
-    query.build().fetch_all(executor).await
+    push_group_by(&mut query, groups, false);
+    query.build_query_as().fetch_all(executor).await
 }
 
 /// The ageing buckets of the backlog, in days: [0, 1), [1, 3), ... [30, ∞).
@@ -215,6 +336,15 @@ pub const AGEING_DAYS: [(i32, Option<i32>); 6] = [
     (30, None),
 ];
 
+/// The backlog of one group.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BacklogRow {
+    pub group_key: Vec<Option<String>>,
+    pub backlog: i64,
+    /// Open cases per bucket of [`AGEING_DAYS`], in its order.
+    pub ageing: Vec<i64>,
+}
+
 /// Cases open at `at` (created by then, not resolved or closed by then), by group and ageing
 /// bucket. A case reactivated later counts as open from creation on.
 pub async fn backlog(
@@ -222,23 +352,24 @@ pub async fn backlog(
     at: DateTime<Utc>,
     filter: &Filter,
     groups: &[&str],
-) -> sqlx::Result<Vec<PgRow>> {
+) -> sqlx::Result<Vec<BacklogRow>> {
     let mut query = QueryBuilder::new("SELECT ");
-    for (i, column) in groups.iter().enumerate() {
-        query.push(format_args!("{column} AS g{i}, "));
-    }
-    query.push("count(*) AS backlog");
+    push_group_key(&mut query, groups);
+    query.push("count(*) AS backlog, ARRAY[");
     for (i, (low, high)) in AGEING_DAYS.iter().enumerate() {
+        if i > 0 {
+            query.push(", ");
+        }
         query.push(format_args!(
-            ", count(*) FILTER (WHERE age >= interval '{low} days'"
+            "count(*) FILTER (WHERE age >= interval '{low} days'"
         ));
         if let Some(high) = high {
             query.push(format_args!(" AND age < interval '{high} days'"));
         }
-        query.push(format_args!(") AS age{i}"));
+        query.push(")");
     }
     query
-        .push(" FROM (SELECT *, ")
+        .push("]::bigint[] AS ageing FROM (SELECT *, ")
         .push_bind(at)
         .push(" - created_at AS age FROM cases WHERE created_at <= ");
     query
@@ -248,11 +379,8 @@ pub async fn backlog(
         .push(")");
     push_filters(&mut query, filter, None);
     query.push(") open_cases");
-    if !groups.is_empty() {
-        let group_by: Vec<String> = (0..groups.len()).map(|i| format!("g{i}")).collect();
-        query.push(format_args!(" GROUP BY {}", group_by.join(", ")));
-    }
-    query.build().fetch_all(executor).await
+    push_group_by(&mut query, groups, false);
+    query.build_query_as().fetch_all(executor).await
 }
 
 /// The bucket starts covering [from, to) in the zone, so empty buckets are listed too.
@@ -262,7 +390,7 @@ pub async fn bucket_starts(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> sqlx::Result<Vec<DateTime<Utc>>> {
-    let sql = if bucket.unit == "hour" {
+    let sql = if bucket.unit == BucketUnit::Hour {
         // Absolute hours (see `cohort_aggregates`).
         "SELECT s AS start FROM generate_series(
              date_bin('1 hour', $1, TIMESTAMP '2000-01-01' AT TIME ZONE $3),
@@ -274,41 +402,137 @@ pub async fn bucket_starts(
                  date_trunc('{unit}', $1 AT TIME ZONE $3),
                  ($2 AT TIME ZONE $3) - interval '1 microsecond',
                  interval '1 {unit}') s",
-            unit = bucket.unit
+            unit = bucket.unit.as_str()
         )
     };
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(from)
         .bind(to)
         .bind(&bucket.zone)
         .fetch_all(executor)
-        .await?;
-    rows.iter().map(|row| row.try_get("start")).collect()
+        .await
+}
+
+/// The data's freshness and version.
+#[derive(Debug, Clone)]
+pub struct DataVersion {
+    pub data_as_of: Option<DateTime<Utc>>,
+    pub last_ingested_at: Option<DateTime<Utc>>,
+    /// Bumped by every change of case data; part of every ETag.
+    pub version: i64,
 }
 
 /// Freshness: latest event time, last change, and the data version.
-pub async fn freshness(
-    executor: impl PgExecutor<'_>,
-) -> sqlx::Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>, i64)> {
-    let row = sqlx::query!("SELECT data_as_of, last_ingested_at, version FROM ingest_state")
-        .fetch_one(executor)
-        .await?;
-    Ok((row.data_as_of, row.last_ingested_at, row.version))
+pub async fn freshness(executor: impl PgExecutor<'_>) -> sqlx::Result<DataVersion> {
+    sqlx::query_as!(
+        DataVersion,
+        "SELECT data_as_of, last_ingested_at, version FROM ingest_state"
+    )
+    .fetch_one(executor)
+    .await
 }
 
-/// Events of the filtered cases (created in the period), as (case, activity, time) in case
-/// order: time, then arrival. Process views are computed from these.
-pub async fn process_rows(
-    executor: impl PgExecutor<'_>,
-    filter: &Filter,
-    sql: &str,
-) -> sqlx::Result<Vec<PgRow>> {
+/// `WITH selected ..., ordered ... <sql>`: the events of the filtered cases (created in the
+/// period) as `ordered (case_id, activity, event_time, seq)`, which `sql` reads in case order:
+/// time, then arrival. Process views are computed from these.
+fn process_query(filter: &Filter, sql: &str) -> QueryBuilder<Postgres> {
     let mut query = QueryBuilder::new("WITH selected AS (SELECT case_id FROM cases WHERE true");
     push_filters(&mut query, filter, Some("created_at"));
     query.push(format_args!(
         "), ordered AS (SELECT e.case_id, e.activity, e.event_time, e.seq FROM events e JOIN selected USING (case_id)) {sql}"
     ));
-    query.build().fetch_all(executor).await
+    query
+}
+
+/// One variant (a distinct activity sequence) of the filtered cases.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct VariantRow {
+    pub activities: Vec<String>,
+    pub cases: i64,
+    /// First to last event, seconds.
+    pub mean_duration: Option<f64>,
+    pub median_duration: Option<f64>,
+    /// Creation to resolution of the variant's resolved cases, seconds.
+    pub mean_cycle: Option<f64>,
+    pub median_cycle: Option<f64>,
+}
+
+/// The variants of the filtered cases, unordered.
+pub async fn variants(
+    executor: impl PgExecutor<'_>,
+    filter: &Filter,
+) -> sqlx::Result<Vec<VariantRow>> {
+    process_query(
+        filter,
+        "SELECT t.activities, count(*) AS cases,
+                avg(t.duration) AS mean_duration, percentile_cont(0.5) WITHIN GROUP (ORDER BY t.duration) AS median_duration,
+                avg(c.cycle_time_s) AS mean_cycle, percentile_cont(0.5) WITHIN GROUP (ORDER BY c.cycle_time_s) AS median_cycle
+         FROM (SELECT case_id, array_agg(activity ORDER BY event_time, seq) AS activities,
+                      extract(epoch FROM max(event_time) - min(event_time))::float8 AS duration
+               FROM ordered GROUP BY case_id) t
+         JOIN cases c USING (case_id)
+         GROUP BY t.activities",
+    )
+    .build_query_as()
+    .fetch_all(executor)
+    .await
+}
+
+/// One edge of the directly-follows graph: `b` directly follows `a` within a case.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DfgRow {
+    pub a: String,
+    pub b: String,
+    pub frequency: i64,
+    /// Time between the two events, seconds.
+    pub mean_s: Option<f64>,
+    pub median_s: Option<f64>,
+    pub min_s: Option<f64>,
+    pub max_s: Option<f64>,
+}
+
+/// The directly-follows graph of the filtered cases, unordered.
+pub async fn dfg(executor: impl PgExecutor<'_>, filter: &Filter) -> sqlx::Result<Vec<DfgRow>> {
+    process_query(
+        filter,
+        "SELECT a, b, count(*) AS frequency, avg(d) AS mean_s,
+                percentile_cont(0.5) WITHIN GROUP (ORDER BY d) AS median_s, min(d) AS min_s, max(d) AS max_s
+         FROM (SELECT activity AS a, lead(activity) OVER w AS b,
+                      extract(epoch FROM lead(event_time) OVER w - event_time)::float8 AS d
+               FROM ordered WINDOW w AS (PARTITION BY case_id ORDER BY event_time, seq)) pairs
+         WHERE b IS NOT NULL GROUP BY a, b",
+    )
+    .build_query_as()
+    .fetch_all(executor)
+    .await
+}
+
+/// An activity of the filtered cases: its events, and the cases starting and ending with it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ActivityRow {
+    pub activity: String,
+    pub events: i64,
+    pub starts: i64,
+    pub ends: i64,
+}
+
+/// The activities of the filtered cases, unordered.
+pub async fn activities(
+    executor: impl PgExecutor<'_>,
+    filter: &Filter,
+) -> sqlx::Result<Vec<ActivityRow>> {
+    process_query(
+        filter,
+        "SELECT activity, count(*) AS events, count(*) FILTER (WHERE first) AS starts, count(*) FILTER (WHERE last) AS ends
+         FROM (SELECT activity,
+                      row_number() OVER (PARTITION BY case_id ORDER BY event_time, seq) = 1 AS first,
+                      row_number() OVER (PARTITION BY case_id ORDER BY event_time DESC, seq DESC) = 1 AS last
+               FROM ordered) positions
+         GROUP BY activity",
+    )
+    .build_query_as()
+    .fetch_all(executor)
+    .await
 }
 
 /// What reconciliation reads of a case: the reported derived columns and the computed facts

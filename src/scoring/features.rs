@@ -7,7 +7,7 @@ use serde::{
     de::{self, MapAccess, Visitor},
 };
 
-use crate::http::error::FieldError;
+use crate::validation::FieldError;
 
 /// One feature value as sent. Deserialising never fails on a value's type, so validation can
 /// list every offending field instead of stopping at the first.

@@ -20,8 +20,9 @@ use super::{
 };
 use crate::{
     auth::{AdminAccess, AnyRole, Authorized, ScorerAccess},
-    http::error::{ApiError, FieldError, Json, Path, Query},
+    http::error::{ApiError, Json, Path, Query},
     state::AppState,
+    validation::FieldError,
 };
 
 /// Above this many accounts, prediction moves off the async worker threads.

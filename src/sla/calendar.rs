@@ -16,7 +16,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::http::error::FieldError;
+use crate::validation::FieldError;
 
 /// The id of the built-in calendar that is always open.
 pub const ALWAYS_OPEN_ID: &str = "24x7";

@@ -26,8 +26,9 @@ use crate::{
         metrics::{self, MetricsConfig, SlaStatus, SlaTarget},
         store as case_store,
     },
-    http::error::{ApiError, FieldError, Json, Path, Query},
+    http::error::{ApiError, Json, Path, Query},
     state::AppState,
+    validation::FieldError,
 };
 
 type Problem = crate::http::error::Problem;

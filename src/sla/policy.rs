@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::calendar::{ALWAYS_OPEN_ID, CalendarVersions};
-use crate::{cases::values, http::error::FieldError};
+use crate::{cases::values, validation::FieldError};
 
 /// A policy as users write it (`PUT /v1/sla-policies/{id}`) and as each version is stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -7,15 +7,16 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{
     erlang::{
-        self, ErlangARequest, ErlangAResult, ErlangCRequest, ErlangCResult, PlanInterval,
-        PlanParameters, StaffingError,
+        self, ErlangARequest, ErlangAResult, ErlangCRequest, ErlangCResult, PlanParameters,
+        StaffingError,
     },
     store,
 };
 use crate::{
     auth::{AnyRole, Authorized, ViewerAccess},
-    http::error::{ApiError, FieldError, Json, Query},
+    http::error::{ApiError, Json, Query},
     state::AppState,
+    validation::FieldError,
 };
 
 type Problem = crate::http::error::Problem;
@@ -236,14 +237,8 @@ pub async fn get_plan(
         params.request_type.as_deref(),
     )
     .await?;
-    let handled: i64 = observed.iter().map(|o| o.handled).sum();
-    let period_aht = (handled > 0).then(|| {
-        observed
-            .iter()
-            .filter_map(|o| o.mean_handling_s.map(|m| m * o.handled as f64))
-            .sum::<f64>()
-            / handled as f64
-    });
+    let period_aht =
+        erlang::pooled_handling_time(observed.iter().map(|o| (o.handled, o.mean_handling_s)));
     let mut by_index = vec![None; intervals as usize];
     for o in observed {
         if let Some(slot) = usize::try_from(o.index)
@@ -258,26 +253,18 @@ pub async fn get_plan(
         let start = params.from + Duration::seconds(index as i64 * interval_s);
         let arrivals = observed.as_ref().map_or(0, |o| o.arrivals);
         let handled_cases = observed.as_ref().map_or(0, |o| o.handled);
-        let aht = params
-            .aht_s
-            .or_else(|| {
-                observed
-                    .as_ref()
-                    .and_then(|o| o.mean_handling_s)
-                    .filter(|m| *m > 0.0)
-            })
-            .or(period_aht.filter(|m| *m > 0.0));
+        let aht = erlang::plan_handling_time(
+            params.aht_s,
+            observed.as_ref().and_then(|o| o.mean_handling_s),
+            period_aht,
+        );
         // An interval that cannot be sized (an observed handling time of days, say) has no
         // requirement and says why; it does not fail the whole plan.
         let (requirement, note) = match aht {
             None => (None, None),
             Some(aht_s) => {
-                let interval = PlanInterval {
-                    calls: arrivals as f64,
-                    aht_s: if arrivals == 0 { 0.0 } else { aht_s },
-                };
-                match erlang::plan_erlang_c(&[interval], &parameters) {
-                    Ok(mut sized) => (sized.pop(), None),
+                match erlang::size_observed_interval(arrivals as f64, aht_s, &parameters) {
+                    Ok(sized) => (sized, None),
                     Err(error) => (
                         None,
                         Some(format!(

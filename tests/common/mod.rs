@@ -19,12 +19,10 @@ use axum::{
 use http_body_util::BodyExt;
 use sqlx::{Connection, PgConnection, PgPool};
 use switchboard::{
-    auth::{self, Authenticator, KeyCache, Role},
+    auth::{self, Role},
     config::{CasesConfig, Config, DatabaseConfig, DatabaseUrl, ServeConfig},
     db,
-    scoring::registry::ModelRegistry,
     state::AppState,
-    telemetry,
 };
 use tokio::sync::OnceCell;
 use tower::ServiceExt;
@@ -136,43 +134,9 @@ pub fn database_config(url: &DatabaseUrl) -> DatabaseConfig {
     }
 }
 
+/// The service's settings for tests ([`ServeConfig::for_tests`]).
 pub fn serve_config() -> ServeConfig {
-    ServeConfig {
-        listen_addr: "127.0.0.1:0".parse().expect("addr"),
-        migrate_on_start: true,
-        request_timeout_s: 30,
-        body_limit_bytes: 1024 * 1024,
-        shutdown_timeout_s: 10,
-        http_max_connections: 1024,
-        http_header_read_timeout_s: 10,
-        cors_allowed_origins: vec![],
-        auth_disabled: false,
-        bootstrap_admin_key: None,
-        auth_cache_ttl_s: 0,
-        job_heartbeat_s: 10,
-        orphan_timeout_s: 120,
-        auth_stale_max_s: 3600,
-        model_path: String::new(),
-        max_accounts_per_request: 100,
-        // Read only by the background sync, which tests do not start; not 0, which would turn
-        // off the in-memory look-up of the newest run's scores.
-        model_refresh_s: 10,
-        latest_scores_max_accounts: 5_000_000,
-        demo_data: false,
-    }
-}
-
-pub fn cases_config() -> CasesConfig {
-    CasesConfig {
-        event_timezone: chrono_tz::Tz::UTC,
-        fcr_window_days: 7,
-        sla_warning_share: 0.75,
-        hold_status_reasons: vec![],
-        max_events_per_request: 1000,
-        import_limit_bytes: 64 << 20,
-        import_max_record_bytes: 1 << 20,
-        import_max_trace_bytes: 64 << 20,
-    }
+    ServeConfig::for_tests()
 }
 
 /// Keys of every role, created through the same code as `switchboard keys create`.
@@ -214,27 +178,15 @@ impl TestApp {
                 .await
                 .expect("key"),
         };
-        let authenticator = if serve.auth_disabled {
-            Authenticator::Disabled
-        } else {
-            Authenticator::Keys(KeyCache::with_staleness(
-                serve.auth_cache_ttl(),
-                serve.auth_stale_max(),
-            ))
-        };
-        let state = AppState {
-            db: pool,
-            config: Arc::new(Config {
+        let state = AppState::new(
+            pool,
+            Config {
                 database,
                 serve,
-                cases: cases_config(),
-            }),
-            auth: Arc::new(authenticator),
-            metrics: telemetry::metrics_handle(),
-            models: Arc::new(ModelRegistry::new()),
-            latest_scores: Arc::new(switchboard::scoring::runs::latest::LatestScores::new()),
-        };
-        let router = switchboard::http::app(state.clone());
+                cases: CasesConfig::for_tests(),
+            },
+        );
+        let router = state.router();
         TestApp {
             state,
             router,

@@ -17,7 +17,7 @@ use crate::{
         input::{EventInput, parse_timestamp},
         values,
     },
-    http::error::FieldError,
+    validation::FieldError,
 };
 
 /// Every field a column can fill: [`TEMPLATE_FIELDS`], the extraction time and the

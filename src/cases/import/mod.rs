@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::input::NewEvent;
-use crate::http::error::FieldError;
+use crate::validation::FieldError;
 
 /// One row of a file: the event, or every reason it is invalid.
 #[derive(Debug)]

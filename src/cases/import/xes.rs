@@ -18,7 +18,7 @@ use quick_xml::{Reader, events::Event};
 use serde_json::Value;
 
 use super::{Classifier, ImportError, ParsedRow};
-use crate::{cases::input::EventInput, http::error::FieldError};
+use crate::{cases::input::EventInput, validation::FieldError};
 
 /// A reader that fails once more than `limit` bytes were consumed since the last
 /// [`Budget::mark`]: quick-xml buffers a whole tag or text node, and this bounds it.

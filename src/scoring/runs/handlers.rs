@@ -21,7 +21,7 @@ use crate::{
     auth::{AdminAccess, AnyRole, Authorized, ScorerAccess},
     db::copy::CopyBuffer,
     http::{
-        error::{ApiError, BadRow, FieldError, Json, Path, Problem, Query},
+        error::{ApiError, Json, Path, Problem, Query},
         upload,
     },
     scoring::{
@@ -29,6 +29,7 @@ use crate::{
         evaluation::{self, LiftRow, PsiDecile},
     },
     state::AppState,
+    validation::{BadRow, FieldError},
 };
 
 /// How often a running run's progress is written to its row.

@@ -6,7 +6,7 @@
 
 use std::io::{self, Read};
 
-use crate::http::error::{BadRow, FieldError};
+use crate::validation::{BadRow, FieldError};
 use csv::ByteRecord;
 
 /// Names accepted for the account id column (the notebook keys accounts by `ban`).

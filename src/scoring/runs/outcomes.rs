@@ -11,7 +11,7 @@ use super::input::{
     ACCOUNT_ID_COLUMNS, WHOLE_ROW, account_id_problem, column_names, width_problem,
 };
 use crate::cases::import::csv::LineTracker;
-use crate::http::error::{BadRow, FieldError};
+use crate::validation::{BadRow, FieldError};
 
 /// Names accepted for the outcome column.
 pub const TARGET_COLUMNS: [&str; 2] = ["target", "y"];

@@ -35,13 +35,13 @@ use super::{
 };
 use crate::{
     db::copy::BinaryRows,
-    http::error::BadRow,
     scoring::{
         deciles::{DecileEdges, DecileSummary},
         model::{DecileReference, LoadedModel},
         registry::ModelRegistry,
         store as model_store,
     },
+    validation::BadRow,
 };
 
 /// Bad rows listed in a run (all are counted).
