@@ -330,6 +330,8 @@ async fn the_backlog_at_an_instant_with_ageing() {
     let group = &backlog["groups"][0];
     assert_eq!(group["backlog"], 1);
     assert_eq!(group["ageing"][0], json!({"age": "0-1d", "cases": 1}));
+    // B's 8 h SLA, started 09:00, is due at 17:00: 5 h away.
+    assert_eq!(group["time_to_due"][3], json!({"due": "4-24h", "cases": 1}));
     let later = app
         .get(
             "/v1/kpis/backlog?at=2026-03-25T10:00:00Z&group_by=owner_team",
@@ -341,7 +343,11 @@ async fn the_backlog_at_an_instant_with_ageing() {
         later["groups"],
         json!([{"group": {"owner_team": "south"}, "backlog": 1, "ageing": [
         {"age": "0-1d", "cases": 0}, {"age": "1-3d", "cases": 0}, {"age": "3-7d", "cases": 0},
-        {"age": "7-14d", "cases": 0}, {"age": "14-30d", "cases": 1}, {"age": "30d+", "cases": 0}]}])
+        {"age": "7-14d", "cases": 0}, {"age": "14-30d", "cases": 1}, {"age": "30d+", "cases": 0}],
+        // C's 1 h SLA fell due on 03-05 at 11:00.
+        "time_to_due": [{"due": "overdue", "cases": 1}, {"due": "0-1h", "cases": 0},
+        {"due": "1-4h", "cases": 0}, {"due": "4-24h", "cases": 0}, {"due": "24h+", "cases": 0},
+        {"due": "no_due", "cases": 0}]}])
     );
 }
 

@@ -391,6 +391,94 @@ async fn clocks_count_business_hours_per_target_with_a_timeline() {
     app.get("/v1/cases/nope/sla", Some(&app.keys.viewer))
         .await
         .problem(StatusCode::NOT_FOUND);
+
+    // KPIs by policy: urgent has M (resolution breached, first response met) and P (both
+    // met); standard has R (met, no first-response target).
+    let summary = app
+        .get(
+            "/v1/kpis/summary?from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z&group_by=sla_policy_id",
+            Some(&app.keys.viewer),
+        )
+        .await;
+    assert_eq!(summary.status, StatusCode::OK);
+    let summary = summary.json();
+    let group = |policy: &str| {
+        summary["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["group"]["sla_policy_id"] == policy)
+            .unwrap()["kpis"]
+            .clone()
+    };
+    let urgent = group("urgent");
+    let rate = |v: &Value| (v["numerator"].clone(), v["denominator"].clone());
+    assert_eq!(rate(&urgent["sla_compliance"]), (json!(1), json!(2)));
+    assert_eq!(
+        rate(&urgent["first_response_sla_compliance"]),
+        (json!(2), json!(2))
+    );
+    assert_eq!(urgent["first_response_sla_compliance"]["cohort"], "created");
+    // Business first responses 2400 and 1800 s; business resolutions 32400 and 5400 s.
+    assert_eq!(urgent["business_first_response"]["count"], 2);
+    assert_eq!(urgent["business_first_response"]["mean_s"], 2100.0);
+    assert_eq!(urgent["business_resolution"]["median_s"], 18900.0);
+    let standard = group("standard");
+    assert_eq!(rate(&standard["sla_compliance"]), (json!(1), json!(1)));
+    assert_eq!(
+        rate(&standard["first_response_sla_compliance"]),
+        (json!(0), json!(0))
+    );
+    assert_eq!(
+        standard["first_response_sla_compliance"]["value"],
+        Value::Null
+    );
+    assert_eq!(standard["business_resolution"]["mean_s"], 14400.0);
+
+    // An open urgent case created Monday 2026-03-09 09:00 with no response: at 09:50 its first
+    // response is due in 10 minutes (0-1h); at 11:00 it is overdue.
+    post_events(
+        &app,
+        vec![event(
+            "Q",
+            "Case Created",
+            "2026-03-09T09:00:00Z",
+            json!({"priority": "urgent"}),
+        )],
+    )
+    .await;
+    let q = case(&app, "Q").await;
+    assert_eq!(q["first_response_sla_due_at"], "2026-03-09T10:00:00Z");
+    assert_eq!(q["first_response_sla_status"], "noncompliant");
+    let due = |at: &str| {
+        let app = &app;
+        let uri = format!("/v1/kpis/backlog?at={at}&priority=urgent");
+        async move {
+            let backlog = app.get(&uri, Some(&app.keys.viewer)).await.json();
+            backlog["groups"][0]["time_to_due"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| {
+                    (
+                        b["due"].as_str().unwrap().to_owned(),
+                        b["cases"].as_i64().unwrap(),
+                    )
+                })
+                .filter(|(_, n)| *n > 0)
+                .collect::<Vec<_>>()
+        }
+    };
+    // P (resolved at 11:00) was still open then: its resolution clock, 5400 of its 7200 s
+    // used, is due at 11:30.
+    assert_eq!(
+        due("2026-03-09T09:50:00Z").await,
+        [("0-1h".to_owned(), 1), ("1-4h".to_owned(), 1)]
+    );
+    assert_eq!(
+        due("2026-03-09T11:00:00Z").await,
+        [("overdue".to_owned(), 1)]
+    );
 }
 
 #[tokio::test]

@@ -103,6 +103,18 @@ pub struct Kpis {
     pub active_breaches: Option<Count>,
     /// Open cases nearing their SLA now.
     pub nearing: Option<Count>,
+    /// First-response SLA (a policy's target): succeeded / (succeeded + noncompliant) of the
+    /// cases created in the period.
+    pub first_response_sla_compliance: Rate,
+    /// Business seconds to the first response, on the SLA policy's calendar, excluding pauses.
+    pub business_first_response: Durations,
+    /// Business seconds of the resolution SLA clock (the policy's calendar, or 24x7 without a
+    /// policy), excluding pauses and, under a policy, the time the case stood resolved.
+    pub business_resolution: Durations,
+    /// Open cases past their first-response target without a response now.
+    pub first_response_active_breaches: Option<Count>,
+    /// Open cases nearing their first-response target now.
+    pub first_response_nearing: Option<Count>,
 }
 
 fn rate(cohort: &'static str, numerator: i64, denominator: i64) -> Rate {
@@ -206,6 +218,32 @@ impl Kpis {
             nearing: snapshot.map(|s| Count {
                 cohort: "snapshot",
                 value: s.nearing,
+            }),
+            first_response_sla_compliance: rate(
+                "created",
+                c.first_response_sla_succeeded,
+                c.first_response_sla_succeeded + c.first_response_sla_noncompliant,
+            ),
+            business_first_response: Durations {
+                cohort: "created",
+                ..durations(
+                    c.business_first_response_count,
+                    c.business_first_response_mean,
+                    c.business_first_response_quantiles.as_deref(),
+                )
+            },
+            business_resolution: durations(
+                r.business_resolution_count,
+                r.business_resolution_mean,
+                r.business_resolution_quantiles.as_deref(),
+            ),
+            first_response_active_breaches: snapshot.map(|s| Count {
+                cohort: "snapshot",
+                value: s.first_response_active_breaches,
+            }),
+            first_response_nearing: snapshot.map(|s| Count {
+                cohort: "snapshot",
+                value: s.first_response_nearing,
             }),
         }
     }
@@ -565,6 +603,18 @@ pub struct BacklogGroup {
     /// Cases open at the instant (cohort `snapshot`).
     pub backlog: i64,
     pub ageing: Vec<AgeingBucket>,
+    /// Time to due: open cases by the time from the instant to their earliest running SLA
+    /// due instant (resolution, and first response until one happens).
+    pub time_to_due: Vec<DueBucket>,
+}
+
+/// One time-to-due bucket of the backlog.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DueBucket {
+    /// `overdue`, `0-1h`, `1-4h`, `4-24h`, `24h+`, or `no_due` (no target, or paused short
+    /// of it).
+    pub due: String,
+    pub cases: i64,
 }
 
 /// The backlog at an instant.
@@ -578,7 +628,9 @@ pub struct BacklogResponse {
 }
 
 /// Cases open at `at` (default now): created by then and not resolved or closed by then, with
-/// ageing buckets 0-1 d, 1-3 d, 3-7 d, 7-14 d, 14-30 d, > 30 d. The period filters do not apply.
+/// ageing buckets 0-1 d, 1-3 d, 3-7 d, 7-14 d, 14-30 d, > 30 d, and time to due (overdue,
+/// 0-1 h, 1-4 h, 4-24 h, 24 h+, no due) from the cases' SLA clocks as last computed. The
+/// period filters do not apply.
 #[utoipa::path(get, path = "/v1/kpis/backlog", tag = "kpis",
     security(("api_key" = [])),
     params(InstantParams, FilterParams, GroupParams),
@@ -621,6 +673,27 @@ pub async fn get_kpi_backlog(
                     cases,
                 })
                 .collect(),
+            time_to_due: std::iter::once(DueBucket {
+                due: "overdue".into(),
+                cases: row.overdue,
+            })
+            .chain(
+                store::DUE_HOURS
+                    .iter()
+                    .zip(row.due_in)
+                    .map(|((low, high), cases)| DueBucket {
+                        due: match high {
+                            Some(high) => format!("{low}-{high}h"),
+                            None => format!("{low}h+"),
+                        },
+                        cases,
+                    }),
+            )
+            .chain(std::iter::once(DueBucket {
+                due: "no_due".into(),
+                cases: row.no_due,
+            }))
+            .collect(),
         })
         .collect();
     groups_out.retain(|g| groups.is_empty() || g.backlog > 0);

@@ -24,6 +24,8 @@ pub struct FilterParams {
     /// Current owner.
     pub agent: Option<String>,
     pub customer: Option<String>,
+    /// The SLA policy that applied (`GET /v1/sla-policies`).
+    pub sla_policy_id: Option<String>,
 }
 
 impl FilterParams {
@@ -38,6 +40,7 @@ impl FilterParams {
             ("owner_team", &self.owner_team),
             ("agent", &self.agent),
             ("customer", &self.customer),
+            ("sla_policy_id", &self.sla_policy_id),
         ]
         .into_iter()
         .filter_map(|(column, value)| value.clone().map(|v| (column, v)))
@@ -138,7 +141,7 @@ impl Period {
 #[into_params(parameter_in = Query)]
 pub struct GroupParams {
     /// Comma-separated dimensions to group by: channel, priority, priority_level,
-    /// request_type, product, owner_team, agent, customer.
+    /// request_type, product, owner_team, agent, customer, sla_policy_id (breaches by policy).
     pub group_by: Option<String>,
 }
 

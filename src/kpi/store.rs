@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder, postgres::PgRow};
 
 /// Case attributes KPIs can be filtered and grouped by (column names of `cases`).
-pub const DIMENSIONS: [&str; 8] = [
+pub const DIMENSIONS: [&str; 9] = [
     "channel",
     "priority",
     "priority_level",
@@ -14,6 +14,8 @@ pub const DIMENSIONS: [&str; 8] = [
     "owner_team",
     "agent",
     "customer",
+    // The SLA policy that applied (breaches by policy: `group_by=sla_policy_id`).
+    "sla_policy_id",
 ];
 
 /// Which cases a KPI counts.
@@ -133,6 +135,12 @@ pub struct CreatedAggregates {
     pub first_response_mean: Option<f64>,
     /// Median and p90.
     pub first_response_quantiles: Option<Vec<Option<f64>>>,
+    pub first_response_sla_succeeded: i64,
+    pub first_response_sla_noncompliant: i64,
+    /// Business seconds to the first response (its SLA clock), where a response happened.
+    pub business_first_response_count: i64,
+    pub business_first_response_mean: Option<f64>,
+    pub business_first_response_quantiles: Option<Vec<Option<f64>>>,
 }
 
 /// The resolved cohort's aggregates of one group (and bucket).
@@ -165,6 +173,10 @@ pub struct ResolvedAggregates {
     pub queue_wait_count: i64,
     pub queue_wait_mean: Option<f64>,
     pub queue_wait_quantiles: Option<Vec<Option<f64>>>,
+    /// Business seconds of the resolution SLA clock, where the case has a target.
+    pub business_resolution_count: i64,
+    pub business_resolution_mean: Option<f64>,
+    pub business_resolution_quantiles: Option<Vec<Option<f64>>>,
 }
 
 /// The created cohort's aggregates, by group (and bucket).
@@ -274,7 +286,13 @@ const CREATED_AGGREGATES: &str = concat!(
     "count(*) AS volume, ",
     "count(*) FILTER (WHERE escalated) AS escalated, ",
     "count(*) FILTER (WHERE recategorized) AS recategorized, ",
-    durations!("first_response_s", "first_response")
+    durations!("first_response_s", "first_response"),
+    ", count(*) FILTER (WHERE first_response_sla_status = 'succeeded') AS first_response_sla_succeeded, ",
+    "count(*) FILTER (WHERE first_response_sla_status = 'noncompliant') AS first_response_sla_noncompliant, ",
+    durations!(
+        "(CASE WHEN first_response_s IS NOT NULL THEN first_response_sla_elapsed_s END)",
+        "business_first_response"
+    )
 );
 
 const RESOLVED_AGGREGATES: &str = concat!(
@@ -297,7 +315,9 @@ const RESOLVED_AGGREGATES: &str = concat!(
     ", ",
     durations!("on_hold_s", "on_hold"),
     ", ",
-    durations!("queue_wait_s", "queue_wait")
+    durations!("queue_wait_s", "queue_wait"),
+    ", ",
+    durations!("sla_elapsed_s", "business_resolution")
 );
 
 /// Open-case counts now of one group.
@@ -306,6 +326,8 @@ pub struct SnapshotCounts {
     pub group_key: Vec<Option<String>>,
     pub active_breaches: i64,
     pub nearing: i64,
+    pub first_response_active_breaches: i64,
+    pub first_response_nearing: i64,
 }
 
 /// Open-case counts now (active breaches, nearing), by group.
@@ -318,7 +340,9 @@ pub async fn snapshot_counts(
     push_group_key(&mut query, groups);
     query.push(
         "count(*) FILTER (WHERE sla_status = 'noncompliant') AS active_breaches, \
-         count(*) FILTER (WHERE sla_status = 'nearing') AS nearing \
+         count(*) FILTER (WHERE sla_status = 'nearing') AS nearing, \
+         count(*) FILTER (WHERE first_response_sla_status = 'noncompliant' AND first_response_s IS NULL) AS first_response_active_breaches, \
+         count(*) FILTER (WHERE first_response_sla_status = 'nearing') AS first_response_nearing \
          FROM cases WHERE state = 'open'",
     );
     push_filters(&mut query, filter, None);
@@ -336,6 +360,11 @@ pub const AGEING_DAYS: [(i32, Option<i32>); 6] = [
     (30, None),
 ];
 
+/// The time-to-due buckets of the backlog, in hours: overdue, [0, 1), [1, 4), [4, 24),
+/// [24, ∞), then no due instant (no target, or paused short of it).
+pub const DUE_HOURS: [(i32, Option<i32>); 4] =
+    [(0, Some(1)), (1, Some(4)), (4, Some(24)), (24, None)];
+
 /// The backlog of one group.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct BacklogRow {
@@ -343,6 +372,12 @@ pub struct BacklogRow {
     pub backlog: i64,
     /// Open cases per bucket of [`AGEING_DAYS`], in its order.
     pub ageing: Vec<i64>,
+    /// Open cases already past their earliest running SLA due instant.
+    pub overdue: i64,
+    /// Open cases per bucket of [`DUE_HOURS`] (time from `at` to that instant), in its order.
+    pub due_in: Vec<i64>,
+    /// Open cases with no running SLA due instant.
+    pub no_due: i64,
 }
 
 /// Cases open at `at` (created by then, not resolved or closed by then), by group and ageing
@@ -368,10 +403,25 @@ pub async fn backlog(
         }
         query.push(")");
     }
+    query.push("]::bigint[] AS ageing, count(*) FILTER (WHERE due <= 0) AS overdue, ARRAY[");
+    for (i, (low, high)) in DUE_HOURS.iter().enumerate() {
+        if i > 0 {
+            query.push(", ");
+        }
+        query.push(format_args!("count(*) FILTER (WHERE due > {low} * 3600"));
+        if let Some(high) = high {
+            query.push(format_args!(" AND due <= {high} * 3600"));
+        }
+        query.push(")");
+    }
+    // `due`: seconds from `at` to the earliest due instant of a clock still running (the
+    // resolution clock, and the first-response clock until a response).
     query
-        .push("]::bigint[] AS ageing FROM (SELECT *, ")
+        .push("]::bigint[] AS due_in, count(*) FILTER (WHERE due IS NULL) AS no_due FROM (SELECT *, ")
         .push_bind(at)
-        .push(" - created_at AS age FROM cases WHERE created_at <= ");
+        .push(" - created_at AS age, extract(epoch FROM least(sla_due_at, CASE WHEN first_response_s IS NULL THEN first_response_sla_due_at END) - ")
+        .push_bind(at)
+        .push(") AS due FROM cases WHERE created_at <= ");
     query
         .push_bind(at)
         .push(" AND (state = 'open' OR coalesce(resolved_at, closed_at) > ")
