@@ -673,6 +673,48 @@ async fn policies_are_versioned_and_retired() {
         .json();
     assert_eq!(versions.as_array().unwrap().len(), 2);
 
+    // Any stored attribute: a ranked-first policy for the VIP segment (an extra attribute).
+    let vip = json!({
+        "name": "VIP", "rank": 0, "match": {"attributes": {"segment": ["vip"]}},
+        "targets": {"resolution": {"target_s": 1800}}
+    });
+    let reply = app
+        .put_json(
+            "/v1/sla-policies/vip?effective_from=2026-01-01T00:00:00Z",
+            admin,
+            vip,
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    post_events(
+        &app,
+        vec![event(
+            "vip",
+            "Case Created",
+            "2026-03-02T09:00:00Z",
+            json!({"priority": "urgent", "segment": "VIP"}),
+        )],
+    )
+    .await;
+    let vip = case(&app, "vip").await;
+    assert_eq!(
+        (vip["sla_policy_id"].clone(), vip["sla_calendar_id"].clone()),
+        (json!("vip"), json!("24x7"))
+    );
+    assert_eq!(vip["sla_target_s"], 1800.0);
+    app.put_json(
+        "/v1/sla-policies/empty",
+        admin,
+        json!({"name": "x", "match": {"attributes": {"segment": []}}, "targets": {"resolution": {"target_s": 60}}}),
+    )
+    .await
+    .problem(StatusCode::UNPROCESSABLE_ENTITY);
+
     let reply = app
         .send(request(
             Method::DELETE,
@@ -684,6 +726,6 @@ async fn policies_are_versioned_and_retired() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.json()["active"], false);
     let list = app.get("/v1/sla-policies", admin).await.json();
-    assert_eq!(common::strings(&list, "id"), ["standard", "urgent"]);
-    assert_eq!(list[1]["active"], false);
+    assert_eq!(common::strings(&list, "id"), ["vip", "standard", "urgent"]);
+    assert_eq!(list[2]["active"], false);
 }

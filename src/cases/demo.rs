@@ -156,6 +156,7 @@ fn case_event(e: &NewEvent, seq: i64, resolver: &ActivityResolver) -> CaseEvent 
         knowledge_article_id: e.knowledge_article_id.clone(),
         csat: e.csat,
         reported: Default::default(),
+        extra: Default::default(),
     }
 }
 

@@ -123,7 +123,8 @@ pub async fn recompute_cases(
         sla: Arc::new(sla::store::load_setup(&mut *conn).await?),
         ..config.clone()
     };
-    let mut events = store::case_events(&mut *conn, case_ids).await?;
+    let keys = config.sla.attribute_keys();
+    let mut events = store::case_events(&mut *conn, case_ids, &keys).await?;
     // First pass: the touched cases' own customer, request type, product and creation time.
     let mut computed: HashMap<String, CaseMetrics> = events
         .iter()
@@ -150,7 +151,7 @@ pub async fn recompute_cases(
             Neighbours::Skip => Vec::new(),
         };
         if !others.is_empty() {
-            events.extend(store::case_events(&mut *conn, &others).await?);
+            events.extend(store::case_events(&mut *conn, &others, &keys).await?);
         }
         // Creation times by (customer, request type, product), touched cases with new values.
         let mut creations = CreationsByKey::new();

@@ -64,6 +64,9 @@ pub struct CaseEvent {
     /// The template's derived columns as the source reported them (never used by the
     /// metrics; kept for reconciliation).
     pub reported: Reported,
+    /// Other stored attributes that SLA policies match on (only the keys some policy names
+    /// are loaded), as text.
+    pub extra: BTreeMap<String, String>,
 }
 
 /// The template's derived columns as a source system or analyst computed them
@@ -686,7 +689,8 @@ impl<'a> Case<'a> {
     /// count.
     fn sla_clocks(&self, m: &CaseMetrics) -> SlaClocks<'a> {
         let setup: &'a SlaSetup = &self.config.sla;
-        let applied = setup.policy_for(&attributes(m), self.created);
+        let extra = self.latest_extra(&setup.attribute_keys());
+        let applied = setup.policy_for(&attributes(m, &extra), self.created);
         let (calendar, rule, policy_targets): (&'a CalendarVersions, _, _) = match &applied {
             Some(policy) => (
                 policy.calendar,
@@ -765,6 +769,16 @@ impl<'a> Case<'a> {
             calendar,
             targets,
         }
+    }
+
+    /// The latest value of each of these stored attributes.
+    fn latest_extra(&self, keys: &[&str]) -> BTreeMap<String, String> {
+        keys.iter()
+            .filter_map(|key| {
+                let value = self.latest(|e| e.extra.get(*key).cloned())?;
+                Some(((*key).to_owned(), value))
+            })
+            .collect()
     }
 
     /// Fills the SLA fields of both targets; returns when a status would change with no new
@@ -1074,8 +1088,9 @@ fn sla_status(
 }
 
 /// The attributes SLA policies match on.
-fn attributes(m: &CaseMetrics) -> CaseAttributes<'_> {
+fn attributes<'m>(m: &'m CaseMetrics, extra: &'m BTreeMap<String, String>) -> CaseAttributes<'m> {
     CaseAttributes {
+        extra: Some(extra),
         priority: m.priority.as_deref(),
         priority_level: m.priority_level.map(|level| level.code()),
         channel: m.channel.as_deref(),

@@ -111,20 +111,31 @@ pub async fn insert_events(
     Ok((stored_case_ids, unmapped))
 }
 
-/// Every event of the given cases, grouped by case, in event order.
+/// Stored attributes by name, as text.
+type ExtraAttributes = sqlx::types::Json<std::collections::BTreeMap<String, String>>;
+
+/// Every event of the given cases, grouped by case, in event order, with the stored
+/// attributes named in `attribute_keys` (those SLA policies match on; usually none).
 pub async fn case_events(
     executor: impl PgExecutor<'_>,
     case_ids: &[String],
+    attribute_keys: &[&str],
 ) -> sqlx::Result<HashMap<String, Vec<CaseEvent>>> {
+    let keys: Vec<String> = attribute_keys.iter().map(|k| (*k).to_owned()).collect();
     let rows = sqlx::query!(
         r#"SELECT case_id, seq, event_time, activity, activity_code, agent, customer, channel,
                   priority, request_type, product, owner_team, source_system, status_reason,
                   sla_target_resolution_s, is_escalated, knowledge_article_id, csat,
                   reported_first_contact_resolution, reported_rework, reported_sla_breached,
-                  reported_cycle_time_s
+                  reported_cycle_time_s,
+                  CASE WHEN cardinality($2::text[]) > 0 AND attributes IS NOT NULL THEN
+                      (SELECT jsonb_object_agg(k, attributes->>k) FROM unnest($2::text[]) k
+                       WHERE attributes->>k IS NOT NULL)
+                  END AS "extra: ExtraAttributes"
            FROM events WHERE case_id = ANY($1)
            ORDER BY case_id, event_time, seq"#,
-        case_ids
+        case_ids,
+        &keys
     )
     .fetch_all(executor)
     .await?;
@@ -154,6 +165,7 @@ pub async fn case_events(
                 sla_breached: row.reported_sla_breached,
                 cycle_time_s: row.reported_cycle_time_s,
             },
+            extra: row.extra.map(|extra| extra.0).unwrap_or_default(),
         });
     }
     Ok(by_case)

@@ -749,7 +749,10 @@ pub async fn get_case_sla(
 ) -> Result<Json<CaseSlaResponse>, ApiError> {
     let mut conn = state.db.acquire().await?;
     let setup = store::load_setup(&mut conn).await?;
-    let mut events = case_store::case_events(&mut *conn, std::slice::from_ref(&case_id)).await?;
+    let keys = setup.attribute_keys();
+    let mut events =
+        case_store::case_events(&mut *conn, std::slice::from_ref(&case_id), &keys).await?;
+    drop(keys);
     let events = events
         .remove(&case_id)
         .filter(|e| !e.is_empty())

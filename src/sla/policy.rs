@@ -58,6 +58,12 @@ pub struct MatchRules {
     pub customer: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_system: Option<Vec<String>>,
+    /// Any other stored attribute (the events' extra attributes, e.g. a CSV column kept as
+    /// an attribute or an XES attribute): attribute name -> accepted values. The latest
+    /// non-null value of the case counts; numbers and booleans compare as their text.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(value_type = Object)]
+    pub attributes: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -122,6 +128,19 @@ impl PolicyDefinition {
                 ));
             }
         }
+        for (key, values) in &self.match_rules.attributes {
+            if key.trim().is_empty() {
+                errors.push(FieldError::new(
+                    "/match/attributes",
+                    "an attribute name must not be empty",
+                ));
+            } else if values.iter().all(|value| value.trim().is_empty()) {
+                errors.push(FieldError::new(
+                    format!("/match/attributes/{key}"),
+                    "an empty list matches no case: give at least one value, or leave the attribute out",
+                ));
+            }
+        }
         if self.is_default && !self.match_rules.is_empty() {
             errors.push(FieldError::new(
                 "/match",
@@ -178,7 +197,7 @@ impl MatchRules {
     }
 
     fn is_empty(&self) -> bool {
-        self.fields().iter().all(|(_, v)| v.is_none())
+        self.fields().iter().all(|(_, v)| v.is_none()) && self.attributes.is_empty()
     }
 
     /// Whether every condition holds for these attributes.
@@ -201,6 +220,13 @@ impl MatchRules {
             && holds(self.owner_team.as_ref(), case.owner_team, None)
             && holds(self.customer.as_ref(), case.customer, None)
             && holds(self.source_system.as_ref(), case.source_system, None)
+            && self.attributes.iter().all(|(key, allowed)| {
+                let value = case
+                    .extra
+                    .and_then(|extra| extra.get(key))
+                    .map(String::as_str);
+                holds(Some(allowed), value, None)
+            })
     }
 }
 
@@ -216,6 +242,8 @@ pub struct CaseAttributes<'a> {
     pub owner_team: Option<&'a str>,
     pub customer: Option<&'a str>,
     pub source_system: Option<&'a str>,
+    /// The stored attributes policies name, latest values.
+    pub extra: Option<&'a BTreeMap<String, String>>,
 }
 
 /// One stored version of a policy; `definition` is `None` for a retirement.
@@ -246,6 +274,20 @@ pub struct AppliedPolicy<'a> {
 impl SlaSetup {
     pub fn is_empty(&self) -> bool {
         self.policies.is_empty()
+    }
+
+    /// The stored attributes any policy version matches on (loaded with the events only then).
+    pub fn attribute_keys(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = self
+            .policies
+            .values()
+            .flatten()
+            .filter_map(|v| v.definition.as_ref())
+            .flat_map(|d| d.match_rules.attributes.keys().map(String::as_str))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
     }
 
     /// The policy in force at `created` (each policy's latest version effective by then) with
