@@ -1,10 +1,11 @@
 //! Deterministic synthetic event log of a Dynamics 365 Customer Service contact center, for
-//! tests and benchmarks.
+//! the demo cases, tests and benchmarks.
 //!
 //! [`events`] streams [`NewEvent`]s case by case (only one case is held in memory, so millions
-//! of events cost no memory); [`write_csv`] writes the same events as a CSV file in the
-//! template's columns. The same [`SyntheticConfig`] always gives the same events, bit for bit
-//! on every platform: every random stream is xoshiro256++ seeded from a hash of the seed and an
+//! of events cost no memory); the demo log (`demo`) is built on it. `write_csv` (feature
+//! `test-kits`: tests and benchmarks) writes the same events as a CSV file in the template's
+//! columns. The same [`SyntheticConfig`] always gives the same events, bit for bit on every
+//! platform: every random stream is xoshiro256++ seeded from a hash of the seed and an
 //! index, and every transcendental function is `libm`'s.
 //!
 //! # The log
@@ -54,12 +55,12 @@
 //! Event ids are `{case_id}-{n}` (n from 1), so re-importing the same log dedupes.
 
 use std::fmt::Write as _;
-use std::io;
 
 use crate::random::{Draw, mix64};
-use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 
 use super::activity::Activity;
+#[cfg(feature = "test-kits")]
 use super::import::csv::TEMPLATE_FIELDS;
 use super::input::NewEvent;
 
@@ -116,6 +117,8 @@ pub fn events(config: &SyntheticConfig) -> impl Iterator<Item = NewEvent> + use<
     Events::new(config)
 }
 
+// Tests and benchmarks only: the product (the demo) streams `events`.
+#[cfg(feature = "test-kits")]
 /// Writes the log as CSV in the template's columns (the `import::csv` header), times in
 /// RFC 3339 UTC with whole seconds, absent values as empty cells. Returns the number of events
 /// (rows after the header). The csv writer buffers, so `writer` need not.
@@ -123,7 +126,7 @@ pub fn events(config: &SyntheticConfig) -> impl Iterator<Item = NewEvent> + use<
 /// # Errors
 ///
 /// Any error `writer` returns.
-pub fn write_csv(config: &SyntheticConfig, writer: impl io::Write) -> io::Result<u64> {
+pub fn write_csv(config: &SyntheticConfig, writer: impl std::io::Write) -> std::io::Result<u64> {
     let mut csv = csv::Writer::from_writer(writer);
     csv.write_record(TEMPLATE_FIELDS)?;
     let mut log = Events::new(config);
@@ -176,6 +179,7 @@ pub fn write_csv(config: &SyntheticConfig, writer: impl io::Write) -> io::Result
     Ok(count)
 }
 
+#[cfg(feature = "test-kits")]
 /// Appends `secs` (Unix time) as RFC 3339 UTC with whole seconds (`2026-01-05T09:30:00Z`).
 fn push_rfc3339(buf: &mut Vec<u8>, secs: i64) {
     // Days to civil date (H. Hinnant's algorithm), for years 0 to 9999.
@@ -191,7 +195,10 @@ fn push_rfc3339(buf: &mut Vec<u8>, secs: i64) {
     let year = yoe + era * 400 + i64::from(month <= 2);
     if !(0..=9999).contains(&year) {
         let time = DateTime::from_timestamp(secs, 0).unwrap_or(DateTime::<Utc>::MAX_UTC);
-        buf.extend_from_slice(time.to_rfc3339_opts(SecondsFormat::Secs, true).as_bytes());
+        buf.extend_from_slice(
+            time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                .as_bytes(),
+        );
         return;
     }
     let mut text = *b"0000-00-00T00:00:00Z";
@@ -227,6 +234,7 @@ const PRIORITIES: [&str; 3] = ["High", "Normal", "Low"];
 const HIGH: u8 = 0;
 /// SLA resolution target per priority: 8 h, 24 h, 72 h.
 const SLA_TARGET_S: [f64; 3] = [8.0 * 3600.0, 24.0 * 3600.0, 72.0 * 3600.0];
+#[cfg(feature = "test-kits")]
 const SLA_TARGET_TEXT: [&str; 3] = ["28800", "86400", "259200"];
 /// Queue waits scale with priority.
 const PRIORITY_WAIT: [f64; 3] = [0.4, 1.0, 1.8];
@@ -1764,7 +1772,7 @@ mod tests {
             push_rfc3339(&mut buf, secs);
             let expected = DateTime::from_timestamp(secs, 0)
                 .unwrap()
-                .to_rfc3339_opts(SecondsFormat::Secs, true);
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             assert_eq!(String::from_utf8(buf).unwrap(), expected, "{secs}");
         }
     }

@@ -4,8 +4,8 @@
 //!
 //! `native` and `reference` evaluate models; `model` pairs them into a servable model;
 //! `registry` keeps the active one; `deciles`, `evaluation` and `features` are pure domain code;
-//! `population` generates synthetic accounts and `training` trains LightGBM models (demo model,
-//! tests, benchmarks).
+//! `population` generates synthetic accounts and `training` (feature `test-kits`) trains
+//! LightGBM models (demo model, tests, benchmarks).
 
 pub mod deciles;
 pub mod evaluation;
@@ -18,6 +18,7 @@ pub mod reference;
 pub mod registry;
 pub mod runs;
 pub mod store;
+#[cfg(feature = "test-kits")]
 pub mod training;
 pub mod xgboost;
 
