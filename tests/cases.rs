@@ -1,6 +1,11 @@
 //! The case store end to end: event ingest, imports, activity mappings and the case read API,
 //! on a real PostgreSQL, plus the real public event logs checked against pm4py's values.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
 mod common;
 
 use std::{io::Read, path::Path};
@@ -487,11 +492,10 @@ async fn distinct_activities(app: &TestApp) -> i64 {
         .unwrap()
 }
 
+#[cfg_attr(no_eventlogs, ignore = "needs ../shared/data/eventlogs")]
 #[tokio::test]
 async fn the_running_example_through_the_api_twice() {
-    let Some(dir) = common::eventlogs() else {
-        return;
-    };
+    let dir = common::eventlogs();
     let app = TestApp::new().await;
     let admin = Some(app.keys.admin.as_str());
     let file = std::fs::read(dir.join("running-example.xes")).unwrap();
@@ -565,22 +569,20 @@ async fn the_running_example_through_the_api_twice() {
     assert_eq!(again["cases_touched"], 0);
 }
 
+#[cfg_attr(no_eventlogs, ignore = "needs ../shared/data/eventlogs")]
 #[tokio::test]
 async fn helpdesk_matches_pm4py() {
-    let Some(dir) = common::eventlogs() else {
-        return;
-    };
+    let dir = common::eventlogs();
     let app = TestApp::new().await;
     let report = import(&app, &dir.join("helpdesk.xes.gz"), ImportOptions::default()).await;
     assert_eq!(report.format, Some(ImportFormat::Xes));
     assert_matches_pm4py(&app, &report, &common::fixture("eventlogs/helpdesk.json")).await;
 }
 
+#[cfg_attr(no_eventlogs, ignore = "needs ../shared/data/eventlogs")]
 #[tokio::test]
 async fn bpic_2013_matches_pm4py_with_both_classifiers() {
-    let Some(dir) = common::eventlogs() else {
-        return;
-    };
+    let dir = common::eventlogs();
     let expected = common::fixture("eventlogs/bpic2013_incidents.json");
     for (classifier, activities) in [(Classifier::Name, 4), (Classifier::NameAndLifecycle, 13)] {
         let app = TestApp::new().await;
@@ -605,11 +607,10 @@ async fn bpic_2013_matches_pm4py_with_both_classifiers() {
     );
 }
 
+#[cfg_attr(no_eventlogs, ignore = "needs ../shared/data/eventlogs")]
 #[tokio::test]
 async fn the_uci_servicenow_csv_through_a_column_mapping_matches_pm4py() {
-    let Some(dir) = common::eventlogs() else {
-        return;
-    };
+    let dir = common::eventlogs();
     let mut archive =
         zip::ZipArchive::new(std::fs::File::open(dir.join("uci_incident_event_log.zip")).unwrap())
             .unwrap();

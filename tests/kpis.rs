@@ -1,6 +1,11 @@
 //! KPIs and process views over a real PostgreSQL: hand-checked values, cohorts, empty groups,
 //! DST buckets, backlog, conditional requests, and pm4py's values on the real logs.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
 mod common;
 
 use axum::{
@@ -591,11 +596,10 @@ async fn assert_process_views_match(app: &TestApp, expected: &Value) {
     }
 }
 
+#[cfg_attr(no_eventlogs, ignore = "needs ../shared/data/eventlogs")]
 #[tokio::test]
 async fn process_views_match_pm4py_on_the_running_example_and_helpdesk() {
-    let Some(dir) = common::eventlogs() else {
-        return;
-    };
+    let dir = common::eventlogs();
     for (file, fixture_name) in [
         ("running-example.xes", "running-example.process.json"),
         ("helpdesk.xes.gz", "helpdesk.process.json"),
@@ -618,11 +622,10 @@ async fn process_views_match_pm4py_on_the_running_example_and_helpdesk() {
     }
 }
 
+#[cfg_attr(no_eventlogs, ignore = "needs ../shared/data/eventlogs")]
 #[tokio::test]
 async fn process_views_match_pm4py_on_bpic_2013_by_name_and_lifecycle() {
-    let Some(dir) = common::eventlogs() else {
-        return;
-    };
+    let dir = common::eventlogs();
     let app = TestApp::new().await;
     let config = app.state.config.cases.metrics();
     let options = ImportOptions {
