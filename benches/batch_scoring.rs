@@ -6,6 +6,11 @@
 //!
 //! Run with `cargo bench --bench batch_scoring`.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
 mod support;
 
 use std::{path::Path, time::Instant};

@@ -9,6 +9,11 @@
 //! 2. `SWITCHBOARD_BENCH_EVENTS` (default 1,000,000) synthetic D365 events from CSV, end to end;
 //! 3. the streaming path: `POST /v1/events` over loopback HTTP in batches of 500.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
 mod support;
 
 use std::{path::Path, time::Instant};

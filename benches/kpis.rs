@@ -11,6 +11,11 @@
 //! next run, `SWITCHBOARD_BENCH_CASES` for another size and `SWITCHBOARD_BENCH_POLL_S` for the
 //! polling duration (default 60 s).
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
 mod support;
 
 use std::time::Instant;

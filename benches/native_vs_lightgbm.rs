@@ -5,6 +5,11 @@
 //! `SWITCHBOARD_BENCH_MODEL`. Rows are drawn from each feature's `feature_infos` range
 //! (categories from its list), with 5 % NaN.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -78,6 +83,7 @@ fn sample_rows(model: &NativeModel, n: usize, seed: u64) -> Vec<f64> {
 /// CPU time of this thread in ns (time while descheduled does not count; the machines are
 /// shared, so this is the steadier figure).
 #[cfg(target_os = "linux")]
+#[allow(unsafe_code, reason = "clock_gettime through its C declaration")]
 fn thread_cpu_ns() -> Option<f64> {
     #[repr(C)]
     struct Timespec {

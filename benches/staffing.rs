@@ -1,6 +1,11 @@
 //! Staffing speed: sizing 3,600 Erlangs at 80/20 (Erlang C and A) and a full day of 48
 //! half-hour intervals. Run with `cargo bench --bench staffing`.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
 use std::{hint::black_box, time::Instant};
 
 use switchboard::staffing::erlang::{

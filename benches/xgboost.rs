@@ -14,6 +14,11 @@
 //!
 //! Run with `cargo bench --bench xgboost`.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
 mod support;
 
 use std::{path::Path, time::Instant};
@@ -38,6 +43,7 @@ fn read_f32(path: &str) -> Vec<f32> {
 
 /// CPU time of this thread, in seconds: on a shared machine it is what the work itself cost,
 /// however the scheduler sliced the wall time (the Python side reports its CPU time too).
+#[allow(unsafe_code, reason = "clock_gettime through libc")]
 fn thread_cpu_s() -> f64 {
     let mut ts = libc::timespec {
         tv_sec: 0,

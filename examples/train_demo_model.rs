@@ -14,6 +14,11 @@
 //! Training goes through `switchboard::scoring::training` (LightGBM's C API), which can set
 //! `categorical_feature` where LightGBM reads it: when the dataset is built.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
 use std::error::Error;
 use std::path::PathBuf;
 use std::time::Instant;

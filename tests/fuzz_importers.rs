@@ -7,6 +7,11 @@
 //! Bounded time: `PROPTEST_CASES` inputs per importer (default 256; CI can raise it), e.g.
 //! `PROPTEST_CASES=5000 cargo test --test fuzz_importers`.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
 use std::io::BufRead;
 
 use chrono_tz::Tz;

@@ -1,6 +1,11 @@
 //! Hardening (issue 16): hostile input, clients and failures never take the service down.
 //! Every test runs the real router (or the real binary) against a real PostgreSQL.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
 mod common;
 
 use axum::http::{Method, StatusCode};

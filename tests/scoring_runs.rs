@@ -2,6 +2,11 @@
 //! deciles, outcomes, lift, AUC and stability checked against pandas, scikit-learn and
 //! LightGBM (tests/fixtures/scoring/batch/, written by tools/fixtures/make_batch_fixtures.py).
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
 mod common;
 
 use std::{collections::HashMap, io::Write, path::Path};

@@ -1,6 +1,11 @@
 //! Staffing over HTTP: Erlang C / A against the committed reference values, validation, and a
 //! plan from arrivals observed in the case store.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
 mod common;
 
 use axum::http::StatusCode;

@@ -3,6 +3,11 @@
 //! reported derived columns reconciled (checked against an independent Python computation),
 //! variants paged with a cursor, the demo log, and the zero-configuration start with demo cases.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
 mod common;
 
 use std::{path::Path, process::Stdio, time::Duration};

@@ -309,6 +309,7 @@ fn find_bin_dir() -> anyhow::Result<PathBuf> {
 }
 
 /// `None` when we are not root; otherwise the unprivileged user that owns the cluster.
+#[allow(unsafe_code, reason = "geteuid through libc")]
 fn run_as_user() -> anyhow::Result<Option<RunAs>> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } != 0 {

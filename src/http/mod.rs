@@ -165,6 +165,7 @@ pub async fn serve(
 
 /// Raises the soft descriptor limit to the hard one and warns when it still cannot hold
 /// every connection with room for the database pool and files.
+#[allow(unsafe_code, reason = "getrlimit/setrlimit through libc")]
 fn warn_if_descriptors_short(max_connections: usize) {
     let mut limit = libc::rlimit {
         rlim_cur: 0,

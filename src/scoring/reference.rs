@@ -6,6 +6,11 @@
 //! count. The per-booster fast single-row configuration (`single_row_fast_init`, which needs
 //! `&mut Booster`) is deliberately absent; code that wants it must own a private `Booster`.
 
+#![allow(
+    unsafe_code,
+    reason = "the LightGBM booster handle is shared across threads (Send/Sync, argued below)"
+)]
+
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use lightgbm3::{Booster, ImportanceType};
@@ -85,6 +90,8 @@ pub struct ReferenceBooster {
 //   The fast single-row configuration (`single_row_fast_init(&mut self)`, a per-booster
 //   `FastConfigHandle` whose calls are not serialised) is never created or used.
 unsafe impl Send for ReferenceBooster {}
+// SAFETY: as for `Send` above: every call the service makes through a shared handle is
+// serialised inside LightGBM or happens before the handle is shared.
 unsafe impl Sync for ReferenceBooster {}
 
 impl std::fmt::Debug for ReferenceBooster {

@@ -5,6 +5,11 @@
 //! `categorical_feature`, `zero_as_missing` and the binning when the dataset is built (the
 //! booster's parameters silently ignore them), so this goes through `lightgbm3-sys`.
 
+#![allow(
+    unsafe_code,
+    reason = "LightGBM training goes through its C API (lightgbm3-sys)"
+)]
+
 use std::ffi::{CStr, CString, c_char, c_void};
 
 use lightgbm3_sys as sys;

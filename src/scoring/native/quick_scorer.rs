@@ -27,6 +27,11 @@
 //! chosen at run time). On the demo population that is about 2,500 stores per row instead
 //! of 5,700.
 
+#![allow(
+    unsafe_code,
+    reason = "unchecked indexing and SIMD loads in the hot loop, each bound argued at the block"
+)]
+
 use std::cell::RefCell;
 
 use super::{CATEGORICAL, FEATURE_MASK, K_ZERO_THRESHOLD, LEAF, NativeModel, SPECIAL};

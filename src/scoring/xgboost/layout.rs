@@ -13,6 +13,11 @@
 //!
 //! Leaves are added to the margin in tree order in `f32` in both, as XGBoost does.
 
+#![allow(
+    unsafe_code,
+    reason = "AVX2 intrinsics for the batch kernel, behind runtime feature detection"
+)]
+
 use super::{
     category_in_set,
     model::{RawModel, RawTree},
