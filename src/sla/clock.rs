@@ -342,6 +342,9 @@ mod tests {
         assert_eq!(resumed.due_at, Some(t("2026-03-03T10:00:00Z")));
     }
 
+    /// A timeline segment as compared: start, end, kind, reason.
+    type TimelineRow<'a> = (DateTime<Utc>, DateTime<Utc>, String, Option<&'a str>);
+
     /// The independent reference: `tools/fixtures/make_sla_fixtures.py` (Python, zoneinfo)
     /// wrote the expected figures and timelines of every scenario.
     #[test]
@@ -466,7 +469,7 @@ mod tests {
                 expected["breached"].as_bool().unwrap(),
                 "{name}: breached"
             );
-            let timeline: Vec<(DateTime<Utc>, DateTime<Utc>, String, Option<&str>)> = clock
+            let timeline: Vec<TimelineRow> = clock
                 .timeline
                 .iter()
                 .map(|s| {
@@ -478,20 +481,19 @@ mod tests {
                     (s.start, s.end, kind, s.reason)
                 })
                 .collect();
-            let expected_timeline: Vec<(DateTime<Utc>, DateTime<Utc>, String, Option<&str>)> =
-                expected["timeline"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|s| {
-                        (
-                            t(s["start"].as_str().unwrap()),
-                            t(s["end"].as_str().unwrap()),
-                            s["kind"].as_str().unwrap().to_owned(),
-                            s["reason"].as_str(),
-                        )
-                    })
-                    .collect();
+            let expected_timeline: Vec<TimelineRow> = expected["timeline"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| {
+                    (
+                        t(s["start"].as_str().unwrap()),
+                        t(s["end"].as_str().unwrap()),
+                        s["kind"].as_str().unwrap().to_owned(),
+                        s["reason"].as_str(),
+                    )
+                })
+                .collect();
             assert_eq!(timeline, expected_timeline, "{name}: timeline");
         }
     }
