@@ -1,12 +1,7 @@
 //! The service foundation end to end: health and readiness, authentication and roles, problem
 //! documents, metrics, docs, graceful shutdown, the CLI's key commands and the OpenAPI file.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "test code: a panic is the failure report"
-)]
-
-mod common;
+use crate::common;
 
 use std::{process::Stdio, time::Duration};
 

@@ -4,12 +4,7 @@
 //! JSON and UBJSON, activation, online scores with reasons, batch runs, refusals) end to end
 //! against a real PostgreSQL.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "test code: a panic is the failure report"
-)]
-
-mod common;
+use crate::common;
 
 use axum::{
     body::Body,

@@ -4,12 +4,7 @@
 //! replicas at once store each event once; every replica registers and beats; the orphan
 //! checks of the others never take over an import a live replica is running.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "test code: a panic is the failure report"
-)]
-
-mod common;
+use crate::common;
 
 use std::{process::Stdio, time::Duration};
 

@@ -2,12 +2,7 @@
 //! deciles, outcomes, lift, AUC and stability checked against pandas, scikit-learn and
 //! LightGBM (tests/fixtures/scoring/batch/, written by tools/fixtures/make_batch_fixtures.py).
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "test code: a panic is the failure report"
-)]
-
-mod common;
+use crate::common;
 
 use std::{collections::HashMap, io::Write, path::Path};
 
@@ -52,22 +47,8 @@ fn assert_close(got: Option<f64>, want: Option<f64>, what: &str) {
 }
 
 async fn start_run(app: &TestApp, query: &str, name: &str, file: &[u8]) -> Value {
-    let reply = app
-        .post_file(
-            &format!("/v1/scoring-runs?wait=true{query}"),
-            Some(&app.keys.admin),
-            name,
-            file,
-            None,
-        )
-        .await;
-    assert_eq!(
-        reply.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
-    reply.json()
+    app.upload_ok(&format!("/v1/scoring-runs?wait=true{query}"), name, file)
+        .await
 }
 
 async fn post_outcomes(

@@ -4,11 +4,6 @@
 //! Models are trained through `scoring::training` (LightGBM's C API), which can set
 //! `categorical_feature` and `zero_as_missing` where LightGBM reads them.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "test code: a panic is the failure report"
-)]
-
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 

@@ -3,12 +3,7 @@
 //! reported derived columns reconciled (checked against an independent Python computation),
 //! variants paged with a cursor, the demo log, and the zero-configuration start with demo cases.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "test code: a panic is the failure report"
-)]
-
-mod common;
+use crate::common;
 
 use std::{path::Path, process::Stdio, time::Duration};
 
@@ -23,26 +18,6 @@ fn repo_file(path: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Uploads a file with no options and waits for the import.
-async fn upload(app: &TestApp, name: &str, bytes: &[u8]) -> Value {
-    let reply = app
-        .post_file(
-            "/v1/imports?wait=true",
-            Some(&app.keys.admin),
-            name,
-            bytes,
-            None,
-        )
-        .await;
-    assert_eq!(
-        reply.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
-    reply.json()
-}
-
 async fn case(app: &TestApp, id: &str) -> Value {
     let reply = app
         .get(&format!("/v1/cases/{id}"), Some(&app.keys.viewer))
@@ -54,12 +29,13 @@ async fn case(app: &TestApp, id: &str) -> Value {
 #[tokio::test]
 async fn template_files_in_english_and_portuguese_import_with_no_options() {
     let app = TestApp::new().await;
-    let english = upload(
-        &app,
-        "template_en.csv",
-        &repo_file("examples/data/template_en.csv"),
-    )
-    .await;
+    let english = app
+        .upload_ok(
+            "/v1/imports?wait=true",
+            "template_en.csv",
+            &repo_file("examples/data/template_en.csv"),
+        )
+        .await;
     assert_eq!(english["status"], "succeeded", "{english}");
     assert_eq!(english["events_stored"], 17);
     assert_eq!(english["unmapped_activities"], 0);
@@ -83,12 +59,13 @@ async fn template_files_in_english_and_portuguese_import_with_no_options() {
     assert_eq!(escalated["priority_level"], "urgent");
     assert_eq!(escalated["reported_cycle_time_s"], Value::Null);
 
-    let portuguese = upload(
-        &app,
-        "template_pt.csv",
-        &repo_file("examples/data/template_pt.csv"),
-    )
-    .await;
+    let portuguese = app
+        .upload_ok(
+            "/v1/imports?wait=true",
+            "template_pt.csv",
+            &repo_file("examples/data/template_pt.csv"),
+        )
+        .await;
     assert_eq!(portuguese["status"], "succeeded", "{portuguese}");
     assert_eq!(portuguese["events_stored"], 14);
     assert_eq!(portuguese["unmapped_activities"], 0);
@@ -115,12 +92,13 @@ async fn template_files_in_english_and_portuguese_import_with_no_options() {
     assert_eq!(waiting["status_reason"], "Aguardando Cliente");
 
     // Re-importing changes nothing.
-    let again = upload(
-        &app,
-        "template_pt.csv",
-        &repo_file("examples/data/template_pt.csv"),
-    )
-    .await;
+    let again = app
+        .upload_ok(
+            "/v1/imports?wait=true",
+            "template_pt.csv",
+            &repo_file("examples/data/template_pt.csv"),
+        )
+        .await;
     assert_eq!(again["events_stored"], 0);
     assert_eq!(again["duplicates_skipped"], 14);
 
@@ -175,7 +153,9 @@ async fn headers_in_any_case_and_order_and_a_header_matching_neither_spelling() 
     let shuffled = "eventtime,AGENTNAME,servicerequest,Activity Name,IsEscalated\n\
                     2026-03-02 09:00:00,Sistema,X-1,Caso Criado,Não\n\
                     2026-03-02 10:00:00,ana,X-1,Caso Resolvido,1\n";
-    let report = upload(&app, "shuffled.csv", shuffled.as_bytes()).await;
+    let report = app
+        .upload_ok("/v1/imports?wait=true", "shuffled.csv", shuffled.as_bytes())
+        .await;
     assert_eq!(report["status"], "succeeded", "{report}");
     let x1 = case(&app, "X-1").await;
     assert_eq!(x1["cycle_time_s"], 3600.0);
@@ -185,7 +165,9 @@ async fn headers_in_any_case_and_order_and_a_header_matching_neither_spelling() 
     let unmapped = "case_id,activity,event_time\n\
                     H-1,Insert ticket,2026-03-02T09:00:00Z\n\
                     H-1,Resolve ticket,2026-03-02T10:00:00Z\n";
-    let report = upload(&app, "helpdesk.csv", unmapped.as_bytes()).await;
+    let report = app
+        .upload_ok("/v1/imports?wait=true", "helpdesk.csv", unmapped.as_bytes())
+        .await;
     assert_eq!(report["unmapped_activities"], 2);
     let hint = report["hint"].as_str().unwrap_or_default();
     assert!(hint.contains("PUT /v1/activity-mappings"), "{report}");
@@ -226,7 +208,9 @@ async fn bad_values_in_english_or_portuguese_give_line_numbered_errors() {
         "S-4,Case Closed,2026-03-32 10:00:00,,86400,false,no,,,nope",                    // 9
     ];
     let file = format!("{header}{}\n", rows.join("\n"));
-    let report = upload(&app, "bad.csv", file.as_bytes()).await;
+    let report = app
+        .upload_ok("/v1/imports?wait=true", "bad.csv", file.as_bytes())
+        .await;
     assert_eq!(report["status"], "failed");
     assert_eq!(report["events_stored"], 0, "a bad file stores nothing");
     let bad = report["bad_rows"].as_array().unwrap();

@@ -1,12 +1,7 @@
 //! KPIs and process views over a real PostgreSQL: hand-checked values, cohorts, empty groups,
 //! DST buckets, backlog, conditional requests, and pm4py's values on the real logs.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "test code: a panic is the failure report"
-)]
-
-mod common;
+use crate::common;
 
 use axum::{
     body::Body,

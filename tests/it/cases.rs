@@ -1,12 +1,7 @@
 //! The case store end to end: event ingest, imports, activity mappings and the case read API,
 //! on a real PostgreSQL, plus the real public event logs checked against pm4py's values.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "test code: a panic is the failure report"
-)]
-
-mod common;
+use crate::common;
 
 use std::{io::Read, path::Path};
 

@@ -5,12 +5,7 @@
 //! (the record bounds are small here), with line numbers that only grow.
 //!
 //! Bounded time: `PROPTEST_CASES` inputs per importer (default 256; CI can raise it), e.g.
-//! `PROPTEST_CASES=5000 cargo test --test fuzz_importers`.
-
-#![allow(
-    clippy::unwrap_used,
-    reason = "test code: a panic is the failure report"
-)]
+//! `PROPTEST_CASES=5000 cargo test --test it fuzz_importers::`.
 
 use std::io::BufRead;
 

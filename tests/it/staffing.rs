@@ -1,12 +1,7 @@
 //! Staffing over HTTP: Erlang C / A against the committed reference values, validation, and a
 //! plan from arrivals observed in the case store.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "test code: a panic is the failure report"
-)]
-
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::TestApp;

@@ -5,7 +5,7 @@
 //! The calendar in every test: Europe/Lisbon, Monday to Friday 09:00-18:00 (Lisbon is UTC in
 //! March, so local and UTC hours agree on the dates used).
 
-mod common;
+use crate::common;
 
 use axum::http::{Method, StatusCode};
 use common::{TestApp, request};

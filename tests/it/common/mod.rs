@@ -250,6 +250,21 @@ impl TestApp {
             .await
     }
 
+    /// Uploads a file as admin (`multipart/form-data`, no options) and expects 200: the
+    /// reply's JSON. Imports and scoring runs with `?wait=true` answer their report this way.
+    pub async fn upload_ok(&self, uri: &str, name: &str, file: &[u8]) -> serde_json::Value {
+        let reply = self
+            .post_file(uri, Some(&self.keys.admin), name, file, None)
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        reply.json()
+    }
+
     /// Uploads a file as `multipart/form-data` with a `file` part and optional JSON `options`.
     pub async fn post_file(
         &self,

@@ -1,12 +1,7 @@
 //! Online scoring end to end: the model registry, `POST /v1/scores` with deciles and reason
 //! codes, validation, and activation under load — against real PostgreSQL and real models.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "test code: a panic is the failure report"
-)]
-
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,12 +1,7 @@
 //! Hardening (issue 16): hostile input, clients and failures never take the service down.
 //! Every test runs the real router (or the real binary) against a real PostgreSQL.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "test code: a panic is the failure report"
-)]
-
-mod common;
+use crate::common;
 
 use axum::http::{Method, StatusCode};
 use common::{TestApp, request};
@@ -113,26 +108,6 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     encoder.finish().expect("gzip")
 }
 
-/// Imports a file and waits for its outcome.
-async fn import(app: &TestApp, name: &str, file: &[u8]) -> serde_json::Value {
-    let reply = app
-        .post_file(
-            "/v1/imports?wait=true",
-            Some(&app.keys.admin),
-            name,
-            file,
-            None,
-        )
-        .await;
-    assert_eq!(
-        reply.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
-    reply.json()
-}
-
 /// Hostile import files fail at IMPORT_MAX_RECORD_BYTES (1 MiB in the tests) instead of
 /// growing memory: blank lines, a line without end, the same gzipped; blank lines below the
 /// bound cost nothing and keep line numbers right.
@@ -150,7 +125,7 @@ async fn hostile_import_files_fail_at_the_record_bound() {
         ("zeros.csv", zeros),
         ("newlines.csv.gz", gzip(&newlines)),
     ] {
-        let import = import(&app, name, &file).await;
+        let import = app.upload_ok("/v1/imports?wait=true", name, &file).await;
         assert_eq!(import["status"], "failed", "{name}: {import}");
         let error = import["error"].as_str().unwrap_or_default();
         assert!(
@@ -165,7 +140,9 @@ async fn hostile_import_files_fail_at_the_record_bound() {
     spaced.extend_from_slice(b"C1,Case Created,2026-01-01T00:00:00Z\n");
     spaced.extend(std::iter::repeat_n(b'\n', 100_000));
     spaced.extend_from_slice(b"C1,Case Resolved,not a time\n");
-    let import = import(&app, "spaced.csv", &spaced).await;
+    let import = app
+        .upload_ok("/v1/imports?wait=true", "spaced.csv", &spaced)
+        .await;
     assert_eq!(import["status"], "failed", "{import}");
     assert_eq!(import["bad_rows"][0]["line"], 100_003, "{import}");
 }
