@@ -112,9 +112,14 @@ async fn start_browser(chrome: &Path, driver: &Path) -> (Driver, Client) {
             Err(error) => panic!("chromedriver did not start a session: {error}"),
         }
     };
-    // A 1920x1080 viewport (a wall screen): the window is that plus the browser's own frame.
+    viewport(&client, 1920, 1080).await;
+    (driver, client)
+}
+
+/// Sets the page's viewport (the window is that plus the browser's own frame).
+async fn viewport(client: &Client, width: u32, height: u32) {
     client
-        .set_window_size(1920, 1080)
+        .set_window_size(width, height)
         .await
         .expect("window size");
     let frame = client
@@ -124,10 +129,9 @@ async fn start_browser(chrome: &Path, driver: &Path) -> (Driver, Client) {
         .and_then(|v| v.as_u64())
         .unwrap_or(0);
     client
-        .set_window_size(1920, 1080 + u32::try_from(frame).unwrap_or(0))
+        .set_window_size(width, height + u32::try_from(frame).unwrap_or(0))
         .await
         .expect("window size");
-    (driver, client)
 }
 
 fn screenshot_dir() -> PathBuf {
@@ -547,6 +551,22 @@ async fn the_pages_work_in_a_real_browser() {
     .await;
     assert!(variants.as_i64().unwrap_or(0) >= 3, "{variants}");
     screenshot(&client, "process").await;
+    // The whole map, on a tall screen.
+    eval(
+        &client,
+        "(document.querySelector('.dfg-wrap').style.maxHeight = 'none') && true",
+    )
+    .await;
+    viewport(&client, 1920, 2400).await;
+    let map = client
+        .find(Locator::Id("dfg"))
+        .await
+        .expect("map")
+        .screenshot()
+        .await
+        .expect("map screenshot");
+    std::fs::write(screenshot_dir().join("process-map.png"), map).expect("write");
+    viewport(&client, 1920, 1080).await;
 
     // ---- a case, with its events; no SLA timeline until the service offers one
     let case_id: String = sqlx::query_scalar(

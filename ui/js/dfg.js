@@ -68,20 +68,38 @@ export function drawDfg(edges, activities) {
     }
   }
   const widest = Math.max(...layers.map((l) => l?.length || 0));
-  const totalW = widest * (NODE_W + GAP_X) + 160;
+  const margin = 60 + 22 * layers.length;
+  const totalW = widest * (NODE_W + GAP_X) + 2 * margin;
   const xy = new Map();
   layers.forEach((l, depth) => {
     if (!l) return;
-    const offset = (totalW - 160 - l.length * (NODE_W + GAP_X)) / 2;
-    l.forEach((n, i) => xy.set(n, { x: 40 + offset + i * (NODE_W + GAP_X) + GAP_X / 2, y: 30 + depth * (NODE_H + GAP_Y) }));
+    const offset = (totalW - 2 * margin - l.length * (NODE_W + GAP_X)) / 2;
+    l.forEach((n, i) => xy.set(n, { x: margin + offset + i * (NODE_W + GAP_X) + GAP_X / 2, y: 30 + depth * (NODE_H + GAP_Y) }));
   });
   const totalH = layers.length * (NODE_H + GAP_Y) + 20;
   const maxF = Math.max(1, ...edges.map((e) => e.frequency));
   const stroke = (f) => 1 + 7 * Math.sqrt(f / maxF);
 
+  // Ports: edges between neighbouring layers leave and enter a node spread along its
+  // bottom and top edges, ordered by where the other end is, so they do not pile up.
+  const port = new Map();
+  const spread = (list, key) => {
+    list.sort((p, q) => xy.get(key(p)).x - xy.get(key(q)).x);
+    return new Map(list.map((e, i) => [e, (i - (list.length - 1) / 2) * Math.min(18, (NODE_W - 30) / Math.max(1, list.length))]));
+  };
+  for (const n of names) {
+    const adjacent = (e) => !back.has(e) && e.from !== e.to && layer.get(e.to) - layer.get(e.from) === 1;
+    const outs = spread(edges.filter((e) => e.from === n && adjacent(e)), (e) => e.to);
+    const ins = spread(edges.filter((e) => e.to === n && adjacent(e)), (e) => e.from);
+    for (const [e, dx] of outs) port.set(e, { ...(port.get(e) || {}), out: dx });
+    for (const [e, dx] of ins) port.set(e, { ...(port.get(e) || {}), in: dx });
+  }
+  const mid = (p0, p1, p2, p3) => (p0 + 3 * p1 + 3 * p2 + p3) / 8;
+
   const edgeEls = edges.map((e) => {
     const a = xy.get(e.from);
     const b = xy.get(e.to);
+    const span = layer.get(e.to) - layer.get(e.from);
     let d;
     let lx;
     let ly;
@@ -91,25 +109,29 @@ export function drawDfg(edges, activities) {
       d = `M ${x} ${y - 10} C ${x + 45} ${y - 35}, ${x + 45} ${y + 35}, ${x} ${y + 10}`;
       lx = x + 38;
       ly = y + 4;
-    } else if (back.has(e)) {
-      // Back edges leave the right side and come round to the target's right side.
-      const x1 = a.x + NODE_W;
-      const y1 = a.y + NODE_H / 2 + 6;
-      const x2 = b.x + NODE_W;
-      const y2 = b.y + NODE_H / 2 - 6;
-      const bulge = Math.max(x1, x2) + 50 + 14 * Math.abs(layer.get(e.from) - layer.get(e.to));
-      d = `M ${x1} ${y1} C ${bulge} ${y1}, ${bulge} ${y2}, ${x2} ${y2}`;
-      lx = bulge - 20;
-      ly = (y1 + y2) / 2;
+    } else if (back.has(e) || span > 1) {
+      // Back edges go round the right side, forward edges skipping layers the left side,
+      // further out the more layers they span.
+      const right = back.has(e);
+      const x1 = right ? a.x + NODE_W : a.x;
+      const x2 = right ? b.x + NODE_W : b.x;
+      const y1 = a.y + NODE_H / 2 + (right ? 6 : 0);
+      const y2 = b.y + NODE_H / 2 - (right ? 6 : 0);
+      const reach = 40 + 22 * Math.abs(span);
+      const bulge = right ? Math.max(x1, x2) + reach : Math.min(x1, x2) - reach;
+      d = `M ${x1} ${y1} C ${bulge} ${y1}, ${bulge} ${y2}, ${x2 + (right ? 6 : -6)} ${y2}`;
+      lx = mid(x1, bulge, bulge, x2);
+      ly = mid(y1, y1, y2, y2);
     } else {
-      const x1 = a.x + NODE_W / 2;
+      const ports = port.get(e) || {};
+      const x1 = a.x + NODE_W / 2 + (ports.out || 0);
       const y1 = a.y + NODE_H;
-      const x2 = b.x + NODE_W / 2;
+      const x2 = b.x + NODE_W / 2 + (ports.in || 0);
       const y2 = b.y;
       const my = (y1 + y2) / 2;
       d = `M ${x1} ${y1} C ${x1} ${my}, ${x2} ${my}, ${x2} ${y2 - 6}`;
-      lx = (x1 + x2) / 2;
-      ly = my;
+      lx = mid(x1, x1, x2, x2);
+      ly = my + 4;
     }
     const label = `${fmt.int(e.frequency)} · ${fmt.dur(e.median_s)}`;
     return svg('g', { class: `edge${back.has(e) || e.from === e.to ? ' back' : ''}` },

@@ -171,7 +171,7 @@ function start() {
     const max = Math.max(1, ...buckets.map((b) => b.cases));
     const width = 900;
     const row = 44;
-    const chart = svg('svg', { viewBox: `0 0 ${width} ${buckets.length * row + 10}`, class: 'bars', role: 'img', 'aria-label': 'Open cases by age' },
+    const chart = svg('svg', { viewBox: `0 0 ${width} ${buckets.length * row + 10}`, class: 'bars', preserveAspectRatio: 'xMinYMid meet', role: 'img', 'aria-label': 'Open cases by age' },
       buckets.map((b, i) => {
         const w = Math.round(((width - 260) * b.cases) / max);
         const y = i * row + 5;
