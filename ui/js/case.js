@@ -104,15 +104,27 @@ function drawTarget(t) {
   const segments = t.timeline || [];
   const start = segments.length ? new Date(segments[0].start).getTime() : 0;
   const ends = segments.map((s) => new Date(s.end).getTime());
-  const marks = [t.warning_at, t.due_at, t.breached_at].filter(Boolean).map((v) => new Date(v).getTime());
-  const end = Math.max(start + 1, ...ends, ...marks);
+  const instants = [t.warning_at, t.due_at, t.breached_at].filter(Boolean).map((v) => new Date(v).getTime());
+  const end = Math.max(start + 1, ...ends, ...instants);
   const W = 1000;
   const x = (ms) => 10 + ((W - 20) * (ms - start)) / (end - start);
-  const marker = (at, label, colour) => (at
-    ? svg('g', {},
-      svg('line', { x1: x(new Date(at).getTime()), x2: x(new Date(at).getTime()), y1: 2, y2: 40, stroke: colour, 'stroke-width': 3, 'stroke-dasharray': '4 2' }),
-      svg('text', { x: x(new Date(at).getTime()) + 4, y: 50, class: 'tick' }, label))
-    : null);
+  // Warning, due and breach marks; marks at one instant share a line and a label.
+  const marks = new Map();
+  for (const [at, label, colour] of [[t.warning_at, 'warning', COLORS.orange], [t.due_at, 'due', '#1a1a1a'], [t.breached_at, 'breached', COLORS.vermillion]]) {
+    if (!at) continue;
+    const ms = new Date(at).getTime();
+    const mark = marks.get(ms) || { labels: [], colour };
+    mark.labels.push(label);
+    mark.colour = colour;
+    marks.set(ms, mark);
+  }
+  const markEls = [...marks].map(([ms, mark]) => {
+    const mx = x(ms);
+    const right = mx > W * 0.8;
+    return svg('g', {},
+      svg('line', { x1: mx, x2: mx, y1: 2, y2: 40, stroke: mark.colour, 'stroke-width': 3, 'stroke-dasharray': '4 2' }),
+      svg('text', { x: right ? mx - 4 : mx + 4, y: 54, 'text-anchor': right ? 'end' : 'start', class: 'tick' }, mark.labels.join(' · ')));
+  });
   const status = t.status || '–';
   return h('div', { class: 'sla-target', id: `sla-${t.target}` },
     h('h3', {}, t.target === 'first_response' ? 'First response' : t.target === 'resolution' ? 'Resolution' : t.target,
@@ -121,15 +133,13 @@ function drawTarget(t) {
       `Target ${fmt.dur(t.target_s)} (warning at ${fmt.dur(t.warning_s)}) · counted ${fmt.dur(t.elapsed_s)} · paused ${fmt.dur(t.paused_s)} · outside calendar ${fmt.dur(t.calendar_s)} · margin ${fmt.dur(t.margin_s)}`,
       t.due_at ? ` · due ${fmt.dateTime(t.due_at)}` : '',
       t.breached_at ? ` · breached ${fmt.dateTime(t.breached_at)}` : ''),
-    svg('svg', { viewBox: `0 0 ${W} 56`, preserveAspectRatio: 'none', role: 'img', 'aria-label': `${t.target} timeline` },
+    svg('svg', { viewBox: `0 0 ${W} 60`, role: 'img', 'aria-label': `${t.target} timeline` },
       segments.map((s) => svg('rect', {
         x: x(new Date(s.start).getTime()), y: 8,
         width: Math.max(1, x(new Date(s.end).getTime()) - x(new Date(s.start).getTime())), height: 26,
         fill: KIND_COLOURS[s.kind] || '#6b6b6b', stroke: '#fff', 'stroke-width': 1,
       }, svg('title', {}, `${s.kind}${s.reason ? ` (${s.reason})` : ''}: ${fmt.dateTime(s.start)} – ${fmt.dateTime(s.end)}, ${fmt.dur(s.seconds)}`))),
-      marker(t.warning_at, 'warning', COLORS.orange),
-      marker(t.due_at, 'due', '#1a1a1a'),
-      marker(t.breached_at, 'breached', COLORS.vermillion)),
+      markEls),
     h('details', {}, h('summary', {}, 'Segments'),
       h('table', { class: 'data' },
         h('thead', {}, h('tr', {}, ['Kind', 'Reason', 'Start', 'End', 'Duration'].map((c) => h('th', { scope: 'col' }, c)))),
