@@ -568,7 +568,7 @@ async fn the_pages_work_in_a_real_browser() {
     std::fs::write(screenshot_dir().join("process-map.png"), map).expect("write");
     viewport(&client, 1920, 1080).await;
 
-    // ---- a case, with its events; no SLA timeline until the service offers one
+    // ---- a case, with its events
     let case_id: String = sqlx::query_scalar(
         "SELECT case_id FROM cases WHERE resolved_at IS NOT NULL ORDER BY event_count DESC, case_id LIMIT 1",
     )
@@ -591,20 +591,47 @@ async fn the_pages_work_in_a_real_browser() {
     )
     .await;
     assert_eq!(rows.as_i64(), Some(events));
-    let sla_status = app
+    // Its SLA clocks as GET /v1/cases/{id}/sla gives them (a service without that endpoint,
+    // or a 404, shows no panel).
+    let sla = app
         .get(&format!("/v1/cases/{case_id}/sla"), Some(&app.keys.viewer))
-        .await
-        .status;
-    let hidden = eval(&client, "document.querySelector('#sla-panel').hidden").await;
-    if sla_status == axum::http::StatusCode::NOT_FOUND {
-        assert_eq!(hidden, true, "no SLA endpoint: no panel");
+        .await;
+    if sla.status == axum::http::StatusCode::NOT_FOUND {
+        let hidden = eval(&client, "document.querySelector('#sla-panel').hidden").await;
+        assert_eq!(hidden, true, "no SLA clocks: no panel");
     } else {
-        wait_for(
+        assert_eq!(sla.status, axum::http::StatusCode::OK);
+        let clocks = sla.json();
+        let target = &clocks["targets"][0];
+        let name = target["target"].as_str().expect("target");
+        let segments = wait_for(
             &client,
             "SLA timeline",
-            "document.querySelectorAll('#sla-panel .sla-target').length",
+            &format!("document.querySelectorAll('#sla-{name} svg rect').length"),
         )
         .await;
+        assert_eq!(
+            segments.as_u64(),
+            Some(target["timeline"].as_array().expect("timeline").len() as u64)
+        );
+        let heading = eval(
+            &client,
+            &format!("document.querySelector('#sla-{name} h3').textContent"),
+        )
+        .await;
+        let status = target["status"].as_str().expect("status").replace('_', " ");
+        assert!(
+            heading.as_str().unwrap_or_default().contains(&status),
+            "{heading} vs {status}"
+        );
+        let panel = client
+            .find(Locator::Id("sla-panel"))
+            .await
+            .expect("SLA panel")
+            .screenshot()
+            .await
+            .expect("SLA panel screenshot");
+        std::fs::write(screenshot_dir().join("case-sla.png"), panel).expect("write");
     }
     screenshot(&client, "case").await;
 

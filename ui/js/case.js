@@ -16,11 +16,12 @@ async function start() {
   });
   const body = h('div', { id: 'case-body' });
   const slaPanel = h('section', { class: 'panel', id: 'sla-panel', hidden: true, 'aria-labelledby': 'sla-h' });
-  replace(main, h('h1', {}, id ? `Case ${id}` : 'Case'), form, body, slaPanel);
+  const eventsBox = h('div', { id: 'case-events-box' });
+  replace(main, h('h1', {}, id ? `Case ${id}` : 'Case'), form, body, slaPanel, eventsBox);
   if (!id) return;
   try {
     const c = (await api(`/v1/cases/${encodeURIComponent(id)}`)).data;
-    drawCase(body, c);
+    drawCase(body, eventsBox, c);
   } catch (error) {
     showError(body, error);
     return;
@@ -42,7 +43,7 @@ async function start() {
 const fcr = (v) => (v === null || v === undefined ? '–' : v === 'pending' ? 'pending' : v === 'true' ? 'yes' : 'no');
 const yesNo = (v) => (v === null || v === undefined ? '–' : v ? 'yes' : 'no');
 
-function drawCase(el, c) {
+function drawCase(el, eventsBox, c) {
   const slaBadge = c.sla_status
     ? h('span', { class: `badge ${c.sla_status === 'noncompliant' ? 'bad' : c.sla_status === 'succeeded' ? 'good' : ''}` }, c.sla_status.replace('_', ' '))
     : '–';
@@ -69,7 +70,8 @@ function drawCase(el, c) {
           fact('Reactivations', fmt.int(c.reactivations)), fact('Rework', yesNo(c.is_rework)),
           fact('Escalated', yesNo(c.escalated)), fact('Handoffs', fmt.int(c.handoffs)),
           fact('CSAT', c.csat ?? '–'), fact('Events', fmt.int(c.event_count)),
-          fact('Metrics as of', fmt.dateTime(c.metrics_as_of))))),
+          fact('Metrics as of', fmt.dateTime(c.metrics_as_of))))));
+  replace(eventsBox,
     h('section', { class: 'panel', 'aria-labelledby': 'events-h' },
       h('h2', { id: 'events-h' }, 'Events'),
       h('table', { class: 'data', id: 'case-events' },
@@ -93,8 +95,8 @@ function drawSla(el, sla) {
   replace(el,
     h('h2', { id: 'sla-h' }, 'SLA timeline'),
     h('p', { class: 'muted' },
-      sla.policy ? `Policy ${sla.policy.name} (version ${sla.policy.version})` : 'No policy: the case’s own target',
-      sla.calendar ? ` · calendar ${sla.calendar.name} (version ${sla.calendar.version})` : ''),
+      sla.policy ? `Policy ${sla.policy.name ?? sla.policy.id} (version ${sla.policy.version})` : 'No policy: the case’s own target, around the clock',
+      sla.calendar ? ` · calendar ${sla.calendar.name ?? sla.calendar.id}${sla.calendar.version ? ` (version ${sla.calendar.version})` : ''}` : ''),
     h('div', { class: 'legend' }, Object.keys(KIND_COLOURS).map((k) =>
       h('span', {}, h('span', { class: `swatch sw-${k}` }), k.replace('_', ' ')))),
     targets.map((t) => drawTarget(t)));
@@ -118,22 +120,27 @@ function drawTarget(t) {
     mark.colour = colour;
     marks.set(ms, mark);
   }
-  const markEls = [...marks].map(([ms, mark]) => {
+  let lastX = -Infinity;
+  let row = 0;
+  const markEls = [...marks].sort((p, q) => p[0] - q[0]).map(([ms, mark]) => {
     const mx = x(ms);
     const right = mx > W * 0.8;
+    // Labels of close marks go on alternate lines.
+    row = mx - lastX < 160 ? 1 - row : 0;
+    lastX = mx;
     return svg('g', {},
       svg('line', { x1: mx, x2: mx, y1: 2, y2: 40, stroke: mark.colour, 'stroke-width': 3, 'stroke-dasharray': '4 2' }),
-      svg('text', { x: right ? mx - 4 : mx + 4, y: 54, 'text-anchor': right ? 'end' : 'start', class: 'tick' }, mark.labels.join(' · ')));
+      svg('text', { x: right ? mx - 4 : mx + 4, y: 54 + 14 * row, 'text-anchor': right ? 'end' : 'start', class: 'tick' }, mark.labels.join(' · ')));
   });
   const status = t.status || '–';
   return h('div', { class: 'sla-target', id: `sla-${t.target}` },
     h('h3', {}, t.target === 'first_response' ? 'First response' : t.target === 'resolution' ? 'Resolution' : t.target,
       ' ', h('span', { class: `badge ${status === 'noncompliant' || t.breached_at ? 'bad' : status === 'succeeded' ? 'good' : ''}` }, status.replace('_', ' '))),
     h('p', { class: 'muted' },
-      `Target ${fmt.dur(t.target_s)} (warning at ${fmt.dur(t.warning_s)}) · counted ${fmt.dur(t.elapsed_s)} · paused ${fmt.dur(t.paused_s)} · outside calendar ${fmt.dur(t.calendar_s)} · margin ${fmt.dur(t.margin_s)}`,
+      `Target ${fmt.dur(t.target_s)} (warning at ${fmt.dur(t.warning_s)}) · counted ${fmt.dur(t.elapsed_s)} · paused ${fmt.dur(t.paused_s)} · wall-clock ${fmt.dur(t.calendar_s)} · margin ${fmt.dur(t.margin_s)}`,
       t.due_at ? ` · due ${fmt.dateTime(t.due_at)}` : '',
       t.breached_at ? ` · breached ${fmt.dateTime(t.breached_at)}` : ''),
-    svg('svg', { viewBox: `0 0 ${W} 60`, role: 'img', 'aria-label': `${t.target} timeline` },
+    svg('svg', { viewBox: `0 0 ${W} 72`, role: 'img', 'aria-label': `${t.target} timeline` },
       segments.map((s) => svg('rect', {
         x: x(new Date(s.start).getTime()), y: 8,
         width: Math.max(1, x(new Date(s.end).getTime()) - x(new Date(s.start).getTime())), height: 26,
