@@ -766,3 +766,67 @@ async fn the_pages_work_in_a_real_browser() {
 
     client.close().await.expect("close the browser");
 }
+
+/// The files behind the pages: `/` and `/ui` lead to them, each file has its type, an ETag
+/// and a 304 when unchanged, the pages their own CSP, and nothing outside `ui/` is served.
+#[tokio::test]
+async fn the_page_files_are_served_with_their_types_and_csp() {
+    let app = TestApp::new().await;
+    let root = app.get("/", None).await;
+    assert!(root.status.is_redirection(), "{}", root.status);
+    assert_eq!(root.headers["location"], "/ui/");
+    let bare = app.get("/ui", None).await;
+    assert_eq!(bare.status, axum::http::StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(bare.headers["location"], "/ui/");
+
+    let index = app.get("/ui/", None).await;
+    assert_eq!(index.status, axum::http::StatusCode::OK);
+    assert_eq!(index.content_type(), "text/html; charset=utf-8");
+    assert!(String::from_utf8_lossy(&index.body).contains("js/index.js"));
+    let csp = index.headers["content-security-policy"]
+        .to_str()
+        .expect("csp");
+    assert!(
+        csp.contains("script-src 'self'")
+            && csp.contains("connect-src 'self'")
+            && csp.contains("frame-ancestors 'none'")
+            && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    for (path, kind) in [
+        ("/ui/js/wallboard.js", "text/javascript; charset=utf-8"),
+        ("/ui/css/app.css", "text/css; charset=utf-8"),
+        (
+            "/ui/vendor/uplot/uPlot.esm.js",
+            "text/javascript; charset=utf-8",
+        ),
+        ("/ui/vendor/uplot/LICENSE", "text/plain; charset=utf-8"),
+    ] {
+        let reply = app.get(path, None).await;
+        assert_eq!(reply.status, axum::http::StatusCode::OK, "{path}");
+        assert_eq!(reply.content_type(), kind, "{path}");
+        // Revalidation: the same ETag gives a 304 without a body.
+        let etag = reply.headers["etag"].to_str().expect("etag").to_owned();
+        let request = axum::http::Request::builder()
+            .uri(path)
+            .header("if-none-match", &etag)
+            .body(axum::body::Body::empty())
+            .expect("request");
+        let again = app.send(request).await;
+        assert_eq!(again.status, axum::http::StatusCode::NOT_MODIFIED, "{path}");
+        assert!(again.body.is_empty());
+    }
+    let licence = app.get("/ui/vendor/uplot/LICENSE", None).await;
+    assert!(String::from_utf8_lossy(&licence.body).contains("The MIT License"));
+
+    for path in [
+        "/ui/missing.html",
+        "/ui/../Cargo.toml",
+        "/ui/js/%2e%2e/%2e%2e/Cargo.toml",
+        "/ui/js//app.js",
+    ] {
+        app.get(path, None)
+            .await
+            .problem(axum::http::StatusCode::NOT_FOUND);
+    }
+}
