@@ -233,7 +233,7 @@ async fn load_cases(app: &TestApp) -> usize {
         start: now - Span::days(10),
         ..Default::default()
     };
-    let metrics = common::cases_config().metrics();
+    let metrics = switchboard::config::CasesConfig::for_tests().metrics();
     let events: Vec<_> = synthetic::events(&generator)
         .filter(|e| e.event_time <= now)
         .collect();

@@ -122,8 +122,8 @@ function start() {
       tile('volume-today', 'Cases today', fmt.int(t?.volume.value), t ? `${fmt.int(t.resolved.value)} resolved` : ''),
       tile('volume-week', 'This week', fmt.int(w?.volume.value), w ? `${fmt.int(w.resolved.value)} resolved` : ''),
       tile('open-backlog', 'Open backlog', fmt.int(backlogTotal), 'cases open now'),
-      tile('breaches', 'SLA breached, open', fmt.int(t?.active_breaches?.value), 'open cases past their target', (t?.active_breaches?.value || 0) > 0 ? 'alert' : ''),
-      tile('nearing', 'Nearing breach', fmt.int(t?.nearing?.value), 'open cases past the warning share', (t?.nearing?.value || 0) > 0 ? 'warn' : ''),
+      tile('breaches', 'SLA breached, open', fmt.int(t?.active_breaches?.value), perTarget(t, 'active_breaches', 'open cases past their resolution target'), (t?.active_breaches?.value || 0) > 0 ? 'alert' : ''),
+      tile('nearing', 'Nearing breach', fmt.int(t?.nearing?.value), perTarget(t, 'nearing', 'open cases past the warning share'), (t?.nearing?.value || 0) > 0 ? 'warn' : ''),
     );
   }
 
@@ -203,6 +203,12 @@ function start() {
   });
   setInterval(cycle, every * 1000);
   setInterval(tick, 1000);
+}
+
+/** The resolution count's caption, with the first-response count when the summary has one. */
+function perTarget(kpis, key, caption) {
+  const first = kpis?.[`first_response_${key}`];
+  return first ? `resolution target; first response: ${fmt.int(first.value)}` : caption;
 }
 
 function tile(id, label, value, sub, tone) {
