@@ -20,15 +20,9 @@ mod support;
 
 use std::time::Instant;
 
-use chrono::{Duration, TimeZone, Utc};
-use support::{Settings, percentile_ms, scratch_database};
-use switchboard::{
-    cases::{
-        ingest,
-        synthetic::{self, SyntheticConfig},
-    },
-    db,
-};
+use chrono::Duration;
+use support::{Settings, percentile_ms};
+use switchboard::db;
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -43,74 +37,7 @@ async fn main() {
     let server = db::resolve_url(&settings.database)
         .await
         .expect("a PostgreSQL server");
-    let cases = env_number("SWITCHBOARD_BENCH_CASES", 1_000_000);
-    let keep = std::env::var("SWITCHBOARD_BENCH_KPI_DB").ok();
-    let name = keep
-        .clone()
-        .unwrap_or_else(|| format!("bench_kpis_{}", std::process::id()));
-    let generator = SyntheticConfig {
-        cases,
-        customers: cases * 6 / 10,
-        span_days: 365,
-        start: Utc
-            .with_ymd_and_hms(2025, 1, 6, 0, 0, 0)
-            .single()
-            .expect("a date"),
-        ..Default::default()
-    };
-
-    let url = support::database_on(&server, &name);
-    let existing = match &keep {
-        Some(_) => sqlx::PgPool::connect(url.expose()).await.ok(),
-        None => None,
-    };
-    let loaded: i64 = match &existing {
-        Some(pool) => sqlx::query_scalar("SELECT count(*) FROM cases")
-            .fetch_one(pool)
-            .await
-            .unwrap_or(0),
-        None => 0,
-    };
-    let pool = if loaded >= cases as i64 {
-        println!("reusing database {name} ({loaded} cases)");
-        let pool = existing.expect("pool");
-        db::migrate(&pool).await.expect("migrate");
-        sqlx::query("VACUUM ANALYZE cases")
-            .execute(&pool)
-            .await
-            .expect("analyze");
-        pool
-    } else {
-        let (_, pool) = scratch_database(&server, &name).await;
-        let metrics = settings.cases.metrics();
-        let started = Instant::now();
-        let mut batch = Vec::with_capacity(ingest::IMPORT_BATCH);
-        let mut events = 0usize;
-        let as_of = generator.end();
-        for event in synthetic::events(&generator) {
-            batch.push(event);
-            if batch.len() == ingest::IMPORT_BATCH {
-                events += batch.len();
-                ingest::store_batch(&pool, &metrics, std::mem::take(&mut batch), as_of)
-                    .await
-                    .expect("store");
-            }
-        }
-        events += batch.len();
-        ingest::store_batch(&pool, &metrics, batch, as_of)
-            .await
-            .expect("store");
-        sqlx::query("VACUUM ANALYZE cases")
-            .execute(&pool)
-            .await
-            .expect("analyze");
-        println!(
-            "loaded {events} events / {cases} cases in {:.0} s ({:.0} events/s)",
-            started.elapsed().as_secs_f64(),
-            events as f64 / started.elapsed().as_secs_f64()
-        );
-        pool
-    };
+    let (generator, name, url, pool, keep) = support::kpi_cases(&settings, &server).await;
 
     // The query plans of a 30-day summary grouped by team.
     let from = generator.start + Duration::days(200);
@@ -285,7 +212,7 @@ async fn main() {
         "50 polling clients for {seconds} s: {ok} answers ({full} full, the rest 304), {errors} errors, p95 {:.1} ms",
         percentile_ms(&times, 95.0)
     );
-    if keep.is_none() {
+    if !keep {
         support::drop_database(&server, &name, pool).await;
     }
 }

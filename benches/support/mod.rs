@@ -233,3 +233,89 @@ pub async fn add_holiday(pool: &PgPool, zone: &str, date: &str) {
         .await
         .expect("calendar stored");
 }
+
+/// The KPI benchmarks' case store: `SWITCHBOARD_BENCH_CASES` synthetic cases (default
+/// 1,000,000, about 10 million events) over 2025, in database `SWITCHBOARD_BENCH_KPI_DB`
+/// (kept, and reused when it already holds them) or a scratch one. Returns the generator, the
+/// database's name and URL, its pool, and whether it is kept.
+pub async fn kpi_cases(
+    settings: &Settings,
+    server: &DatabaseUrl,
+) -> (
+    switchboard::cases::synthetic::SyntheticConfig,
+    String,
+    DatabaseUrl,
+    PgPool,
+    bool,
+) {
+    use switchboard::cases::{
+        ingest,
+        synthetic::{self, SyntheticConfig},
+    };
+    let cases = std::env::var("SWITCHBOARD_BENCH_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000usize);
+    let keep = std::env::var("SWITCHBOARD_BENCH_KPI_DB").ok();
+    let name = keep
+        .clone()
+        .unwrap_or_else(|| format!("bench_kpis_{}", std::process::id()));
+    let generator = SyntheticConfig {
+        cases,
+        customers: cases * 6 / 10,
+        span_days: 365,
+        start: chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2025, 1, 6, 0, 0, 0)
+            .single()
+            .expect("a date"),
+        ..Default::default()
+    };
+    let url = database_on(server, &name);
+    let existing = match &keep {
+        Some(_) => PgPool::connect(url.expose()).await.ok(),
+        None => None,
+    };
+    let loaded: i64 = match &existing {
+        Some(pool) => sqlx::query_scalar("SELECT count(*) FROM cases")
+            .fetch_one(pool)
+            .await
+            .unwrap_or(0),
+        None => 0,
+    };
+    let pool = if loaded >= cases as i64 {
+        println!("reusing database {name} ({loaded} cases)");
+        let pool = existing.expect("pool");
+        db::migrate(&pool).await.expect("migrate");
+        pool
+    } else {
+        let (_, pool) = scratch_database(server, &name).await;
+        let metrics = settings.cases.metrics();
+        let started = std::time::Instant::now();
+        let mut batch = Vec::with_capacity(ingest::IMPORT_BATCH);
+        let mut events = 0usize;
+        let as_of = generator.end();
+        for event in synthetic::events(&generator) {
+            batch.push(event);
+            if batch.len() == ingest::IMPORT_BATCH {
+                events += batch.len();
+                ingest::store_batch(&pool, &metrics, std::mem::take(&mut batch), as_of)
+                    .await
+                    .expect("store");
+            }
+        }
+        events += batch.len();
+        ingest::store_batch(&pool, &metrics, batch, as_of)
+            .await
+            .expect("store");
+        println!(
+            "loaded {events} events / {cases} cases in {:.0} s ({:.0} events/s)",
+            started.elapsed().as_secs_f64(),
+            events as f64 / started.elapsed().as_secs_f64()
+        );
+        pool
+    };
+    sqlx::query("VACUUM ANALYZE cases")
+        .execute(&pool)
+        .await
+        .expect("analyze");
+    (generator, name, url, pool, keep.is_some())
+}

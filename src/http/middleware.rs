@@ -202,13 +202,18 @@ fn is_json(response: &Response) -> bool {
 /// sets some inline), the document from this origin, and no framing.
 const DOCS_CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
+/// The Content-Security-Policy of the built-in pages (`/ui/`): scripts, styles and images
+/// from this origin only (no inline script or style attribute), API calls to this origin,
+/// no framing.
+const UI_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
 /// The Content-Security-Policy of everything else (JSON, metrics): nothing may run or frame it.
 const API_CSP: &str =
     "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /// Headers every response carries: no MIME sniffing, no framing (X-Frame-Options for old
 /// browsers, CSP frame-ancestors for the others), a CSP that still lets Swagger UI work on
-/// `/docs`, and `Cache-Control: no-store` on the key listing, which no cache may keep.
+/// `/docs` and the pages work on `/ui/`, and `Cache-Control: no-store` on the key listing, which no cache may keep.
 async fn security_headers(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let mut response = next.run(request).await;
@@ -220,6 +225,8 @@ async fn security_headers(request: Request, next: Next) -> Response {
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     let csp = if path == "/docs" || path.starts_with("/docs/") {
         DOCS_CSP
+    } else if path == "/ui" || path.starts_with("/ui/") {
+        UI_CSP
     } else {
         API_CSP
     };

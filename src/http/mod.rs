@@ -5,6 +5,7 @@ pub mod health;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod ui;
 pub mod upload;
 
 use std::{future::Future, time::Duration};
@@ -37,6 +38,7 @@ pub fn app(state: AppState) -> Router {
     let config = &state.config.serve;
     let router = router
         .merge(SwaggerUi::new("/docs").url("/openapi.json", api))
+        .merge(ui::router())
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone());

@@ -23,4 +23,5 @@ mod scoring_runs;
 mod sla;
 mod staffing;
 mod template;
+mod ui;
 mod xgboost;
