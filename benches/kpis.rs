@@ -125,6 +125,9 @@ async fn main() {
                 .await
                 .expect("recompute");
                 let seconds = started.elapsed().as_secs_f64();
+                switchboard::sla::store::finish_recomputation(&pool, job.id, None)
+                    .await
+                    .expect("finish");
                 println!(
                     "SLA recomputation, {label}: {done} cases in {seconds:.1} s ({:.0} cases/s; target: 1M in < 60 s)",
                     done as f64 / seconds
@@ -133,7 +136,16 @@ async fn main() {
         };
         support::install_business_hours_policy(&pool, "Europe/Lisbon").await;
         recompute_all("business-hours policy applied").await;
-        support::add_holiday(&pool, "Europe/Lisbon", "2025-08-14").await;
+        // A new date on every run, so a reused database gets a real change.
+        let versions: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM sla_calendar_versions WHERE calendar_id = 'office'",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("versions");
+        let holiday = chrono::NaiveDate::from_ymd_opt(2025, 8, 14).expect("date")
+            + chrono::Days::new(versions as u64 * 7);
+        support::add_holiday(&pool, "Europe/Lisbon", &holiday.to_string()).await;
         recompute_all("after a holiday is added").await;
         sqlx::query("VACUUM ANALYZE cases")
             .execute(&pool)

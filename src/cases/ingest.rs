@@ -204,9 +204,17 @@ pub async fn recompute_cases(
         }
         computed = second_pass;
     }
+    let recomputed = computed.len();
+    if neighbours == Neighbours::Skip {
+        // A rules change leaves most stored rows as they are (a holiday touches only the cases
+        // open across it): write only the rows that differ, which is most of the cost.
+        let ids: Vec<String> = computed.keys().cloned().collect();
+        let stored = store::stored_metrics(&mut *conn, &ids).await?;
+        computed.retain(|case_id, m| stored.get(case_id) != Some(m));
+    }
     let rows: Vec<(String, CaseMetrics)> = computed.into_iter().collect();
     store::upsert_cases(conn, &rows, as_of).await?;
-    Ok(rows.len())
+    Ok(recomputed)
 }
 
 /// The stored cases (other than those being recomputed) whose `fcr_no_repeat` the recomputed

@@ -511,6 +511,21 @@ pub struct CaseRow {
     pub metrics_version: i32,
 }
 
+/// The stored metrics of these cases.
+pub async fn stored_metrics(
+    executor: impl PgExecutor<'_>,
+    case_ids: &[String],
+) -> sqlx::Result<HashMap<String, CaseMetrics>> {
+    let rows: Vec<CaseRow> = sqlx::query_as("SELECT * FROM cases WHERE case_id = ANY($1)")
+        .bind(case_ids)
+        .fetch_all(executor)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.case_id, row.metrics))
+        .collect())
+}
+
 pub async fn get_case(
     executor: impl PgExecutor<'_>,
     case_id: &str,
