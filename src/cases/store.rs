@@ -23,6 +23,16 @@ pub async fn lock_ingest(conn: &mut PgConnection) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// The ingest lock in shared mode, for work that only rewrites the rows of its own cases from
+/// their stored events (SLA recomputation batches): such batches run side by side, and never
+/// alongside an import or a refresh, which take the lock exclusively.
+pub async fn lock_ingest_shared(conn: &mut PgConnection) -> sqlx::Result<()> {
+    sqlx::query!("SELECT pg_advisory_xact_lock_shared($1)", INGEST_LOCK)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Stores new events, skipping duplicates by idempotence key (already stored, or earlier in
 /// the batch), in batch order so `seq` keeps file order; returns the case id of every event
 /// stored, and how many of them had no canonical activity. Runs under [`lock_ingest`], so the

@@ -623,8 +623,13 @@ pub async fn post_recomputation(
     Ok((StatusCode::ACCEPTED, Json(row.into())))
 }
 
-/// Recomputes the period's cases in batches, each in its own transaction under the ingest
-/// lock (so an import and a recomputation never interleave on a case).
+/// Batches of a recomputation in flight at once: one computes while another waits on the
+/// database.
+const RECOMPUTE_WORKERS: usize = 2;
+
+/// Recomputes the period's cases in batches, each in its own transaction. Batches hold the
+/// ingest lock in shared mode: they touch disjoint cases and only their own rows, so they run
+/// side by side, while an import (which takes it exclusively) never interleaves with one.
 pub async fn run_recomputation(
     db: &PgPool,
     config: &MetricsConfig,
@@ -634,22 +639,42 @@ pub async fn run_recomputation(
     let total = store::count_cases_in_period(db, created_from, created_to).await?;
     store::recomputation_progress(db, id, Some(total), 0).await?;
     let (mut after, mut done) = (String::new(), 0u64);
+    let mut in_flight = tokio::task::JoinSet::new();
     loop {
         let ids =
             store::cases_in_period(db, created_from, created_to, &after, RECOMPUTE_BATCH).await?;
-        let Some(last) = ids.last().cloned() else {
+        let exhausted = ids.is_empty();
+        if let Some(last) = ids.last() {
+            after = last.clone();
+            let (db, config) = (db.clone(), config.clone());
+            in_flight.spawn(async move { recompute_batch(&db, &config, ids).await });
+        }
+        while in_flight.len() >= RECOMPUTE_WORKERS || (exhausted && !in_flight.is_empty()) {
+            match in_flight.join_next().await {
+                Some(Ok(result)) => done += result?,
+                Some(Err(join)) => return Err(sqlx::Error::Protocol(join.to_string())),
+                None => break,
+            }
+            store::recomputation_progress(db, id, None, done as i64).await?;
+        }
+        if exhausted {
             return Ok(done);
-        };
-        let mut tx = db.begin().await?;
-        case_store::lock_ingest(&mut tx).await?;
-        ingest::recompute_cases(&mut tx, &ids, config, Utc::now(), ingest::Neighbours::Skip)
-            .await?;
-        case_store::mark_changed(&mut *tx, None).await?;
-        tx.commit().await?;
-        done += ids.len() as u64;
-        after = last;
-        store::recomputation_progress(db, id, None, done as i64).await?;
+        }
     }
+}
+
+/// One batch: recomputed and committed whole.
+async fn recompute_batch(
+    db: &PgPool,
+    config: &MetricsConfig,
+    ids: Vec<String>,
+) -> sqlx::Result<u64> {
+    let mut tx = db.begin().await?;
+    case_store::lock_ingest_shared(&mut tx).await?;
+    ingest::recompute_cases(&mut tx, &ids, config, Utc::now(), ingest::Neighbours::Skip).await?;
+    case_store::mark_changed(&mut *tx, None).await?;
+    tx.commit().await?;
+    Ok(ids.len() as u64)
 }
 
 /// One recomputation and its progress (admin).
