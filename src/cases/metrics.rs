@@ -686,8 +686,8 @@ impl<'a> Case<'a> {
     /// Runs the SLA clocks of the case. Without a policy: the case's own target on 24x7,
     /// pausing on hold (today's rule, where a reactivated case's clock runs from S again).
     /// With one: its calendar and pause rules, and the time the case stood resolved does not
-    /// count.
-    fn sla_clocks(&self, m: &CaseMetrics) -> SlaClocks<'a> {
+    /// count. `timeline`: keep each clock's timeline (a case's SLA page), not only figures.
+    fn sla_clocks(&self, m: &CaseMetrics, timeline: bool) -> SlaClocks<'a> {
         let setup: &'a SlaSetup = &self.config.sla;
         let extra = self.latest_extra(&setup.attribute_keys());
         let applied = setup.policy_for(&attributes(m, &extra), self.created);
@@ -737,6 +737,7 @@ impl<'a> Case<'a> {
                     warning: TimeDelta::zero(),
                 },
                 ending,
+                timeline,
             ));
         }
 
@@ -762,6 +763,7 @@ impl<'a> Case<'a> {
                     warning: TimeDelta::zero(),
                 },
                 stop.map(|(_, ending)| ending),
+                timeline,
             ));
         }
         SlaClocks {
@@ -784,7 +786,7 @@ impl<'a> Case<'a> {
     /// Fills the SLA fields of both targets; returns when a status would change with no new
     /// event.
     fn fill_sla(&self, m: &mut CaseMetrics) -> Option<DateTime<Utc>> {
-        let clocks = self.sla_clocks(m);
+        let clocks = self.sla_clocks(m, false);
         m.sla_policy_id = clocks.policy.map(|p| p.id.to_owned());
         m.sla_policy_version = clocks.policy.map(|p| p.version);
         m.sla_calendar_id = Some(clocks.calendar.id.clone());
@@ -919,13 +921,18 @@ impl<'a> TargetClock<'a> {
         warning_share: f64,
         input: ClockInput<'_, 'a>,
         ending: Option<Ending>,
+        timeline: bool,
     ) -> Self {
         let input = ClockInput {
             target: from_secs(target_s),
             warning: from_secs(warning_share * target_s),
             ..input
         };
-        let clock = clock::run(&input);
+        let clock = if timeline {
+            clock::run(&input)
+        } else {
+            clock::figures(&input)
+        };
         TargetClock {
             target,
             target_s,
@@ -956,7 +963,7 @@ pub fn sla_clocks<'a>(
     let case = Case::new(events, config, as_of);
     let mut m = CaseMetrics::default();
     case.fill_attributes(&mut m);
-    Some(case.sla_clocks(&m))
+    Some(case.sla_clocks(&m, true))
 }
 
 fn always_open() -> &'static CalendarVersions {

@@ -6,7 +6,7 @@
 //! is 9 hours on both change days. A boundary inside a DST gap moves to the first instant after
 //! the gap (the transition); one that occurs twice takes its first occurrence.
 
-use std::{collections::BTreeMap, fmt, str::FromStr};
+use std::{collections::BTreeMap, fmt, str::FromStr, sync::Arc};
 
 use chrono::{
     DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta,
@@ -16,6 +16,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::open_time::{self, OpenTimeCache, OpenTimeTable};
 use crate::validation::FieldError;
 
 /// The id of the built-in calendar that is always open.
@@ -91,6 +92,8 @@ pub struct BusinessHours {
     /// Per weekday (Monday first): open intervals as minutes from local midnight, sorted.
     weekly: [Vec<(u32, u32)>; 7],
     holidays: Vec<Holiday>,
+    /// Open time by arithmetic, built on first use (derived from the fields above).
+    open_time: OpenTimeCache,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -227,6 +230,7 @@ impl Calendar {
                 zone,
                 weekly,
                 holidays,
+                open_time: OpenTimeCache::default(),
             })),
             _ => Err(errors),
         }
@@ -253,6 +257,60 @@ impl Calendar {
             Calendar::Hours(hours) => hours.holiday_spans(from, to),
         }
     }
+
+    /// Open time in `[from, to)`: the sum of `open_spans`, without listing them.
+    pub fn open_time(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> TimeDelta {
+        if to <= from {
+            return TimeDelta::zero();
+        }
+        match self {
+            Calendar::AlwaysOpen => to - from,
+            Calendar::Hours(hours) => match hours.table(from, to) {
+                Some(table) => table.open_time(from, to),
+                None => total(&hours.open_spans(from, to)),
+            },
+        }
+    }
+
+    /// Within `[from, to)`, the instant at which `amount` (> 0) of open time after `from`
+    /// has passed, or with `beyond` the infimum of the instants at which more than `amount`
+    /// has. `None` when `[from, to)` holds too little open time.
+    fn reach(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        amount: TimeDelta,
+        beyond: bool,
+    ) -> Option<DateTime<Utc>> {
+        let hours = match self {
+            Calendar::AlwaysOpen => {
+                let at = from + amount.max(TimeDelta::zero());
+                return (at < to || (!beyond && at == to)).then_some(at);
+            }
+            Calendar::Hours(hours) => hours,
+        };
+        let at = match hours.table(from, to) {
+            Some(table) => table.reach(from, amount, beyond)?,
+            None => {
+                let mut left = amount.max(TimeDelta::zero());
+                let spans = hours.open_spans(from, to);
+                let span = spans.iter().find(|span| {
+                    let length = span.end - span.start;
+                    let found = if beyond {
+                        length > left
+                    } else {
+                        length >= left
+                    };
+                    if !found {
+                        left -= length;
+                    }
+                    found
+                })?;
+                span.start + left
+            }
+        };
+        (at < to || (!beyond && at == to)).then_some(at)
+    }
 }
 
 impl BusinessHours {
@@ -275,26 +333,45 @@ impl BusinessHours {
         first.iter_days().take_while(move |d| *d <= last)
     }
 
+    /// The open spans of one local date, unclipped, in order (none on a holiday).
+    fn day_spans(&self, date: NaiveDate) -> impl Iterator<Item = Span> + '_ {
+        let closed = self.holiday_on(date).is_some();
+        let weekday = date.weekday().num_days_from_monday() as usize;
+        let intervals = if closed {
+            &[][..]
+        } else {
+            &self.weekly[weekday][..]
+        };
+        intervals.iter().filter_map(move |&(s, e)| {
+            let span = Span {
+                start: self.instant(date, s),
+                end: self.instant(date, e),
+            };
+            // An interval wholly inside a DST gap maps to nothing.
+            (span.end > span.start).then_some(span)
+        })
+    }
+
     fn open_spans(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Span> {
         let mut spans: Vec<Span> = Vec::new();
-        for date in self.dates(from, to) {
-            if self.holiday_on(date).is_some() {
+        for span in self.dates(from, to).flat_map(|date| self.day_spans(date)) {
+            let start = span.start.max(from);
+            let end = span.end.min(to);
+            if end <= start {
                 continue;
             }
-            let weekday = date.weekday().num_days_from_monday() as usize;
-            for &(s, e) in &self.weekly[weekday] {
-                let start = self.instant(date, s).max(from);
-                let end = self.instant(date, e).min(to);
-                if end <= start {
-                    continue;
-                }
-                match spans.last_mut() {
-                    Some(last) if last.end >= start => last.end = last.end.max(end),
-                    _ => spans.push(Span { start, end }),
-                }
+            match spans.last_mut() {
+                Some(last) if last.end >= start => last.end = last.end.max(end),
+                _ => spans.push(Span { start, end }),
             }
         }
         spans
+    }
+
+    /// The open-time table covering `[from, to)`; `None` for instants centuries apart.
+    fn table(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Option<Arc<OpenTimeTable>> {
+        let years = open_time::years_for(|t| self.local_date(t), from, to)?;
+        self.open_time.covering(years, |date| self.day_spans(date))
     }
 
     fn holiday_spans(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(Span, &str)> {
@@ -448,6 +525,14 @@ impl CalendarVersions {
             .collect()
     }
 
+    /// Open time in `[from, to)`, each version governing its own part of time.
+    pub fn open_time(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> TimeDelta {
+        self.pieces(from, to)
+            .into_iter()
+            .map(|(piece, calendar)| calendar.open_time(piece.start, piece.end))
+            .sum()
+    }
+
     /// The instant at which `amount` of open time after `from` has passed, and the infimum of
     /// the instants at which more than `amount` has (later when `amount` is used up exactly at
     /// the end of an open span). `None` beyond ten years of calendar.
@@ -456,30 +541,45 @@ impl CalendarVersions {
         from: DateTime<Utc>,
         amount: TimeDelta,
     ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-        let mut reached: Option<DateTime<Utc>> = (amount <= TimeDelta::zero()).then_some(from);
-        let mut left = amount;
-        let mut window_start = from;
-        // Look ahead in growing windows: most targets are due within days.
-        let mut days = 8u64;
-        let mut looked = 0u64;
-        while looked < PROJECTION_DAYS {
-            let window_end = window_start.checked_add_days(Days::new(days))?;
-            for span in self.open_spans(window_start, window_end) {
-                let length = span.end - span.start;
-                if reached.is_none() && length >= left {
-                    reached = Some(span.start + left);
-                }
-                if length > left {
-                    return reached.map(|due| (due, span.start + left));
-                }
-                left -= length;
+        let horizon = from.checked_add_days(Days::new(PROJECTION_DAYS))?;
+        Some((
+            self.reach_within(from, horizon, amount, false)?,
+            self.reach_within(from, horizon, amount, true)?,
+        ))
+    }
+
+    /// Within `[from, to)`: the instant at which `amount` of open time after `from` has
+    /// passed, or with `beyond` the infimum of the instants at which more than `amount` has.
+    /// `None` when `[from, to)` holds too little open time.
+    pub fn reach_within(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        amount: TimeDelta,
+        beyond: bool,
+    ) -> Option<DateTime<Utc>> {
+        if !beyond && amount <= TimeDelta::zero() {
+            return Some(from);
+        }
+        let mut left = amount.max(TimeDelta::zero());
+        for (piece, calendar) in self.pieces(from, to) {
+            let available = calendar.open_time(piece.start, piece.end);
+            let here = if beyond {
+                available > left
+            } else {
+                available >= left
+            };
+            if here {
+                return calendar.reach(piece.start, piece.end, left, beyond);
             }
-            looked += days;
-            window_start = window_end;
-            days = (days * 2).min(PROJECTION_DAYS);
+            left -= available;
         }
         None
     }
+}
+
+fn total(spans: &[Span]) -> TimeDelta {
+    spans.iter().map(|span| span.end - span.start).sum()
 }
 
 impl fmt::Display for Closure<'_> {

@@ -90,20 +90,10 @@ impl Clock<'_> {
     }
 }
 
-/// Runs one clock.
+/// Runs one clock, with its timeline (`GET /v1/cases/{id}/sla`).
 pub fn run<'a>(input: &ClockInput<'_, 'a>) -> Clock<'a> {
     let end = input.stop.unwrap_or(input.as_of);
-    let timeline = segments(input, end);
-    let mut clock = Clock {
-        elapsed: TimeDelta::zero(),
-        paused: TimeDelta::zero(),
-        calendar: (end - input.start).max(TimeDelta::zero()),
-        due_at: (input.target <= TimeDelta::zero()).then_some(input.start),
-        warning_at: (input.warning <= TimeDelta::zero()).then_some(input.start),
-        breached_at: None,
-        exceeds_at: None,
-        timeline,
-    };
+    let mut clock = Clock::starting(input, end, segments(input, end));
     for segment in &clock.timeline {
         let length = segment.end - segment.start;
         match segment.kind {
@@ -126,30 +116,153 @@ pub fn run<'a>(input: &ClockInput<'_, 'a>) -> Clock<'a> {
             _ => {}
         }
     }
-    // Beyond the window: only open time counts (no pause or resolution is known ahead).
-    // While paused now, nothing after the window is known to count.
-    let running = input.stop.is_none();
-    if !(running && input.paused_now) {
-        let from = end.max(input.start);
+    clock.project(input, end);
+    clock
+}
+
+/// Runs one clock for its figures only (what ingest and recomputation store): the same
+/// numbers as [`run`], from open time between the few instants where the case changes (a
+/// pause, a resolution) rather than from a timeline of every day, so a clock running for
+/// years costs a few binary searches.
+pub fn figures<'a>(input: &ClockInput<'_, 'a>) -> Clock<'a> {
+    let end = input.stop.unwrap_or(input.as_of);
+    let mut clock = Clock::starting(input, end, Vec::new());
+    for (piece, paused) in active_pieces(input, end) {
+        let length = input.calendar.open_time(piece.start, piece.end);
+        if length <= TimeDelta::zero() {
+            continue;
+        }
+        if paused {
+            clock.paused += length;
+            continue;
+        }
+        let before = clock.elapsed;
+        let within = |amount, beyond| {
+            input
+                .calendar
+                .reach_within(piece.start, piece.end, amount, beyond)
+        };
         for (threshold, at) in [
             (input.target, &mut clock.due_at),
             (input.warning, &mut clock.warning_at),
         ] {
+            if at.is_none() && before + length >= threshold {
+                *at = within(threshold - before, false);
+            }
+        }
+        if clock.breached_at.is_none() && before + length > input.target {
+            clock.breached_at = within(input.target - before, true);
+        }
+        clock.elapsed += length;
+    }
+    clock.project(input, end);
+    clock
+}
+
+impl<'a> Clock<'a> {
+    fn starting(
+        input: &ClockInput<'_, '_>,
+        end: DateTime<Utc>,
+        timeline: Vec<Segment<'a>>,
+    ) -> Self {
+        Clock {
+            elapsed: TimeDelta::zero(),
+            paused: TimeDelta::zero(),
+            calendar: (end - input.start).max(TimeDelta::zero()),
+            due_at: (input.target <= TimeDelta::zero()).then_some(input.start),
+            warning_at: (input.warning <= TimeDelta::zero()).then_some(input.start),
+            breached_at: None,
+            exceeds_at: None,
+            timeline,
+        }
+    }
+
+    /// Beyond the window: only open time counts (no pause or resolution is known ahead).
+    /// While paused now, nothing after the window is known to count.
+    fn project(&mut self, input: &ClockInput<'_, '_>, end: DateTime<Utc>) {
+        let running = input.stop.is_none();
+        if running && input.paused_now {
+            return;
+        }
+        let from = end.max(input.start);
+        for (threshold, at) in [
+            (input.target, &mut self.due_at),
+            (input.warning, &mut self.warning_at),
+        ] {
             if at.is_none() {
                 *at = input
                     .calendar
-                    .advance(from, threshold - clock.elapsed)
+                    .advance(from, threshold - self.elapsed)
                     .map(|(reached, _)| reached);
             }
         }
-        if running && clock.breached_at.is_none() {
-            clock.exceeds_at = input
+        if running && self.breached_at.is_none() {
+            self.exceeds_at = input
                 .calendar
-                .advance(from, input.target - clock.elapsed)
+                .advance(from, input.target - self.elapsed)
                 .map(|(_, exceeds)| exceeds);
         }
     }
-    clock
+}
+
+/// The window `[start, end)` less the spans the case stood resolved, cut at pause boundaries:
+/// each piece in order with whether a pause covers it.
+fn active_pieces(input: &ClockInput<'_, '_>, end: DateTime<Utc>) -> Vec<(Span, bool)> {
+    let mut pieces = Vec::new();
+    let mut cursor = input.start;
+    let resolved_then_end = input.resolved.iter().copied().chain([Span {
+        start: end,
+        end: DateTime::<Utc>::MAX_UTC,
+    }]);
+    for resolved in resolved_then_end {
+        let active_end = resolved.start.min(end);
+        if active_end > cursor {
+            split_by_pauses(
+                Span {
+                    start: cursor,
+                    end: active_end,
+                },
+                input.pauses,
+                &mut pieces,
+            );
+        }
+        cursor = cursor.max(resolved.end);
+        if cursor >= end {
+            break;
+        }
+    }
+    pieces
+}
+
+fn split_by_pauses(active: Span, pauses: &[Pause<'_>], pieces: &mut Vec<(Span, bool)>) {
+    let mut cursor = active.start;
+    for pause in pauses {
+        let start = pause.span.start.max(cursor);
+        let stop = pause.span.end.min(active.end);
+        if stop <= start {
+            continue;
+        }
+        if start > cursor {
+            pieces.push((
+                Span {
+                    start: cursor,
+                    end: start,
+                },
+                false,
+            ));
+        }
+        pieces.push((Span { start, end: stop }, true));
+        cursor = stop;
+    }
+    if active.end > cursor {
+        pieces.push((
+            Span {
+                start: cursor,
+                end: active.end,
+            },
+            false,
+        ));
+    }
 }
 
 /// The window `[start, end)` cut into maximal pieces of one kind and reason.
@@ -426,7 +539,7 @@ mod tests {
                 })
                 .collect();
             resolved.sort_by_key(|s| s.start);
-            let clock = run(&ClockInput {
+            let input = ClockInput {
                 calendar: &calendar,
                 start: t(case["start"].as_str().unwrap()),
                 stop,
@@ -436,7 +549,13 @@ mod tests {
                 resolved: &resolved,
                 target: seconds(&case["target_s"]),
                 warning: seconds(&case["warning_s"]),
-            });
+            };
+            let clock = run(&input);
+            assert_eq!(
+                figures(&input),
+                without_timeline(&clock),
+                "{name}: figures only"
+            );
             let expected = &case["expected"];
             assert_eq!(
                 clock.elapsed,
@@ -495,6 +614,108 @@ mod tests {
                 })
                 .collect();
             assert_eq!(timeline, expected_timeline, "{name}: timeline");
+        }
+    }
+
+    fn without_timeline<'a>(clock: &Clock<'a>) -> Clock<'a> {
+        Clock {
+            timeline: Vec::new(),
+            ..clock.clone()
+        }
+    }
+
+    /// Two versions: a Lisbon split shift with holidays, then from 2026-10-25 (the DST
+    /// change) a São Paulo evening shift ending at 24:00.
+    fn two_versions() -> CalendarVersions {
+        let lisbon: CalendarDefinition = serde_json::from_value(serde_json::json!({
+            "name": "lisbon", "time_zone": "Europe/Lisbon",
+            "weekly_hours": {
+                "monday": [{"start": "09:00", "end": "12:30"}, {"start": "13:30", "end": "18:00"}],
+                "wednesday": [{"start": "00:30", "end": "03:30"}, {"start": "09:00", "end": "24:00"}],
+                "thursday": [{"start": "00:00", "end": "06:00"}],
+                "saturday": [{"start": "10:00", "end": "14:00"}]
+            },
+            "holidays": [
+                {"date": "2026-03-30", "name": "One-off"},
+                {"date": "2020-12-25", "name": "Christmas", "yearly": true}
+            ]
+        }))
+        .unwrap();
+        let sao_paulo: CalendarDefinition = serde_json::from_value(serde_json::json!({
+            "name": "sao paulo", "time_zone": "America/Sao_Paulo",
+            "weekly_hours": {
+                "tuesday": [{"start": "18:00", "end": "24:00"}],
+                "friday": [{"start": "08:00", "end": "17:00"}]
+            },
+            "holidays": [{"date": "2026-11-20", "name": "Consciência Negra"}]
+        }))
+        .unwrap();
+        CalendarVersions {
+            id: "two".into(),
+            versions: vec![
+                (
+                    t("2026-01-01T00:00:00Z"),
+                    1,
+                    Calendar::from_definition(&lisbon).unwrap(),
+                ),
+                (
+                    t("2026-10-25T01:00:00Z"),
+                    2,
+                    Calendar::from_definition(&sao_paulo).unwrap(),
+                ),
+            ],
+        }
+    }
+
+    proptest::proptest! {
+        /// The figures-only path gives exactly the figures of the timeline path, whatever
+        /// the pauses, resolutions, versions and thresholds (at whole minutes, so thresholds
+        /// often land exactly on boundaries).
+        #[test]
+        fn figures_agree_with_the_timeline(
+            start_min in 0i64..(60 * 24 * 400),
+            window_min in 0i64..(60 * 24 * 90),
+            as_of_extra_min in 0i64..(60 * 24 * 20),
+            stopped in proptest::bool::ANY,
+            cuts in proptest::collection::vec(0i64..(60 * 24 * 90), 0..12),
+            paused_now in proptest::bool::ANY,
+            target_min in 0i64..(60 * 40),
+            warning_share in 0u32..=100,
+            versions in proptest::bool::ANY,
+        ) {
+            let calendar = if versions { two_versions() } else { office() };
+            let origin = t("2026-01-01T00:00:00Z");
+            let at = |m: i64| origin + TimeDelta::minutes(m);
+            let start = at(start_min);
+            let end = at(start_min + window_min);
+            let as_of = at(start_min + window_min + if stopped { as_of_extra_min } else { 0 });
+            // Sorted cut points make alternating pauses and resolutions, some outside.
+            let mut cuts: Vec<i64> = cuts.iter().map(|c| start_min - 60 * 24 + c).collect();
+            cuts.sort_unstable();
+            cuts.dedup();
+            let (mut pauses, mut resolved) = (Vec::new(), Vec::new());
+            for (i, pair) in cuts.chunks_exact(2).enumerate() {
+                let span = Span { start: at(pair[0]), end: at(pair[1]) };
+                if i % 3 == 1 {
+                    resolved.push(span);
+                } else {
+                    pauses.push(Pause { span, reason: "On Hold" });
+                }
+            }
+            let target = TimeDelta::minutes(target_min);
+            let input = ClockInput {
+                calendar: &calendar,
+                start,
+                stop: stopped.then_some(end),
+                as_of,
+                pauses: &pauses,
+                paused_now: paused_now && !stopped,
+                resolved: &resolved,
+                target,
+                warning: TimeDelta::minutes(target_min * i64::from(warning_share) / 100),
+            };
+            let clock = run(&input);
+            proptest::prop_assert_eq!(figures(&input), without_timeline(&clock));
         }
     }
 }

@@ -2,13 +2,15 @@
 //! business-hours calendars").
 //!
 //! `calendar` maps opening hours and holidays to instants, `clock` runs one SLA clock as a
-//! pure function, `policy` picks the policy of a case; `cases::metrics` calls them. `store`
+//! pure function (`open_time` keeps the arithmetic that makes long windows cheap), `policy`
+//! picks the policy of a case; `cases::metrics` calls them. `store`
 //! keeps the versions; `handlers` serves `/v1/calendars`, `/v1/sla-policies`, the
 //! recomputations and a case's SLA timeline.
 
 pub mod calendar;
 pub mod clock;
 pub mod handlers;
+mod open_time;
 pub mod policy;
 pub mod store;
 
