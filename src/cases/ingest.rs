@@ -93,7 +93,15 @@ pub async fn recompute(
     config: &MetricsConfig,
     as_of: DateTime<Utc>,
 ) -> sqlx::Result<usize> {
-    recompute_cases(conn, case_ids, config, as_of, Neighbours::Include).await
+    let done = recompute_cases(conn, case_ids, config, as_of, Neighbours::Include).await?;
+    Ok(done.cases)
+}
+
+/// What a recomputation did: cases computed, and rows written (those whose metrics changed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recomputed {
+    pub cases: usize,
+    pub rows_written: usize,
 }
 
 /// Whether a recomputation also refreshes the other cases of the same customers.
@@ -113,9 +121,9 @@ pub async fn recompute_cases(
     config: &MetricsConfig,
     as_of: DateTime<Utc>,
     neighbours: Neighbours,
-) -> sqlx::Result<usize> {
+) -> sqlx::Result<Recomputed> {
     if case_ids.is_empty() {
-        return Ok(0);
+        return Ok(Recomputed::default());
     }
     // The SLA policies in force now: read in the same transaction, so a policy change and a
     // recomputation never see different versions.
@@ -214,7 +222,10 @@ pub async fn recompute_cases(
     }
     let rows: Vec<(String, CaseMetrics)> = computed.into_iter().collect();
     store::upsert_cases(conn, &rows, as_of).await?;
-    Ok(recomputed)
+    Ok(Recomputed {
+        cases: recomputed,
+        rows_written: rows.len(),
+    })
 }
 
 /// The stored cases (other than those being recomputed) whose `fcr_no_repeat` the recomputed

@@ -857,3 +857,18 @@ pub async fn mark_changed(
     .await?;
     Ok(())
 }
+
+/// The planner's estimate of the case table's rows (no scan).
+pub async fn estimated_case_rows(db: impl PgExecutor<'_>) -> sqlx::Result<f64> {
+    sqlx::query_scalar("SELECT reltuples::float8 FROM pg_class WHERE oid = 'cases'::regclass")
+        .fetch_one(db)
+        .await
+}
+
+/// Rebuilds every index of the case table without blocking reads or writes.
+pub async fn rebuild_case_indexes(db: impl PgExecutor<'_>) -> sqlx::Result<()> {
+    sqlx::query("REINDEX TABLE CONCURRENTLY cases")
+        .execute(db)
+        .await
+        .map(|_| ())
+}

@@ -496,7 +496,14 @@ async fn a_holiday_added_later_applies_after_an_exact_recomputation() {
                 "2026-03-04T12:00:00Z",
                 json!({"agent": "ana"}),
             ),
+            // Resolved before the holiday: its row stays as it is.
             event("O", "Case Created", "2026-03-02T09:00:00Z", json!({})),
+            event(
+                "O",
+                "Case Resolved",
+                "2026-03-02T12:00:00Z",
+                json!({"agent": "ana"}),
+            ),
         ],
     )
     .await;
@@ -522,26 +529,43 @@ async fn a_holiday_added_later_applies_after_an_exact_recomputation() {
     // Stored figures stay until recomputed.
     assert_eq!(case(&app, "H").await["sla_elapsed_s"], 75600.0);
 
-    let reply = app
-        .post_json(
-            "/v1/sla/recomputations",
-            admin,
-            json!({"created_from": "2026-03-01T00:00:00Z"}),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::ACCEPTED);
-    let id = reply.json()["id"].as_i64().unwrap();
-    let job = loop {
-        let job = app
-            .get(&format!("/v1/sla/recomputations/{id}"), admin)
-            .await
-            .json();
-        if job["status"] != "running" {
-            break job;
+    let recompute = || async {
+        let reply = app
+            .post_json(
+                "/v1/sla/recomputations",
+                admin,
+                json!({"created_from": "2026-03-01T00:00:00Z"}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED);
+        let id = reply.json()["id"].as_i64().unwrap();
+        loop {
+            let job = app
+                .get(&format!("/v1/sla/recomputations/{id}"), admin)
+                .await
+                .json();
+            if job["status"] != "running" {
+                break job;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
+    // A REINDEX ... CONCURRENTLY swaps in a new index under the same name.
+    let index_oid = || async {
+        sqlx::query_scalar::<_, i64>("SELECT 'cases_created_kpi'::regclass::oid::int8")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap()
+    };
+    let before = index_oid().await;
+    let job = recompute().await;
     assert_eq!(job["status"], "succeeded", "{job}");
+    // One row of two changed, more than a quarter of the table: its indexes were rebuilt.
+    let rebuilt = index_oid().await;
+    assert_ne!(rebuilt, before);
+    // Nothing changes the second time: nothing written, nothing rebuilt.
+    assert_eq!(recompute().await["status"], "succeeded");
+    assert_eq!(index_oid().await, rebuilt);
     assert_eq!(
         (job["cases_total"].as_i64(), job["cases_done"].as_i64()),
         (Some(2), Some(2))
