@@ -83,7 +83,7 @@ pub struct HolidayDefinition {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Calendar {
     AlwaysOpen,
-    Hours(BusinessHours),
+    Hours(Box<BusinessHours>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -226,12 +226,12 @@ impl Calendar {
             }
         }
         match (zone, errors.is_empty()) {
-            (Some(zone), true) => Ok(Calendar::Hours(BusinessHours {
+            (Some(zone), true) => Ok(Calendar::Hours(Box::new(BusinessHours {
                 zone,
                 weekly,
                 holidays,
                 open_time: OpenTimeCache::default(),
-            })),
+            }))),
             _ => Err(errors),
         }
     }

@@ -51,10 +51,10 @@ impl OpenTimeTable {
     fn open_before(&self, t: DateTime<Utc>) -> TimeDelta {
         let i = self.ends.partition_point(|end| *end <= t);
         let mut total = self.before[i];
-        if let Some(&start) = self.starts.get(i) {
-            if start < t {
-                total += t - start;
-            }
+        if let Some(&start) = self.starts.get(i)
+            && start < t
+        {
+            total += t - start;
         }
         total
     }
