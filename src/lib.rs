@@ -4,6 +4,7 @@
 //! (`config`, `db`, `http`, `state`, `telemetry`); `cli` is what the binary runs.
 
 pub mod auth;
+pub mod campaigns;
 pub mod cases;
 pub mod cli;
 pub mod config;

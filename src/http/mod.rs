@@ -29,6 +29,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::staffing::router())
         .merge(crate::kpi::router())
         .merge(crate::sla::router())
+        .merge(crate::campaigns::router())
 }
 
 /// The complete application: routes, docs at `/docs`, fallbacks and middleware.

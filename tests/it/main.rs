@@ -11,6 +11,7 @@
 
 mod common;
 
+mod campaigns;
 mod cases;
 mod foundation;
 mod fuzz_importers;
