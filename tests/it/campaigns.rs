@@ -96,7 +96,8 @@ async fn a_campaign_selects_suppresses_by_service_holds_out_stickily_and_lists_w
     let app = TestApp::with_demo_model().await;
     let (run_id, scores) = scored_run(&app).await;
     let decile1: Vec<&(String, f64, i16)> = scores.iter().filter(|s| s.2 == 1).collect();
-    assert_eq!(decile1.len(), 120);
+    // pd.qcut's decile 1 of the fixture (not exactly a tenth).
+    assert_eq!(decile1.len(), 116);
     let id = |k: usize| decile1[k].0.clone();
 
     // The case store: account 0 has an open case (matched by equal ids); account 1 is linked
@@ -255,7 +256,7 @@ async fn a_campaign_selects_suppresses_by_service_holds_out_stickily_and_lists_w
     );
     let excluded: HashSet<String> = [0, 1, 2, 3, 4].iter().map(|&k| id(k)).collect();
     let counts = suppressed(&campaign);
-    assert_eq!(campaign["selected"], 120);
+    assert_eq!(campaign["selected"], 116);
     assert_eq!(counts["opt_out"], 1);
     assert_eq!(counts["open_case"], 1);
     assert_eq!(counts["low_csat"], 1);
@@ -448,7 +449,8 @@ async fn a_campaign_selects_suppresses_by_service_holds_out_stickily_and_lists_w
     .into_iter()
     .collect();
     assert!(held.iter().all(|a| held_again.contains(*a)));
-    assert_eq!(again["selected"], 240);
+    let top_two = scores.iter().filter(|s| s.2 <= 2).count();
+    assert_eq!(again["selected"].as_u64(), Some(top_two as u64));
 
     // The default run is the newest; top_n and a floor select too.
     let top = ok_json(app.post_json("/v1/campaigns", Some(&app.keys.admin), json!({
