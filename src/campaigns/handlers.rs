@@ -94,9 +94,11 @@ fn bad_rows(what: &str, rows: &[BadRow]) -> ApiError {
     )
 }
 
-/// Reads a CSV body's records as maps from lower-cased header names to cells, with their
-/// line numbers (the header is line 1).
-fn csv_records(bytes: &[u8]) -> Result<Vec<(u64, HashMap<String, String>)>, ApiError> {
+/// A CSV record: its line (the header is line 1) and its cells by lower-cased column name.
+type CsvRecord = (u64, HashMap<String, String>);
+
+/// Reads a CSV body's records.
+fn csv_records(bytes: &[u8]) -> Result<Vec<CsvRecord>, ApiError> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)

@@ -12,6 +12,7 @@ pub const Z_95: f64 = 1.959_963_984_540_054;
 
 /// A two-sided interval.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
+#[schema(as = ProportionInterval)]
 pub struct Interval {
     pub lower: f64,
     pub upper: f64,
@@ -34,8 +35,9 @@ pub fn wilson(successes: u64, trials: u64, z: f64) -> Option<Interval> {
     })
 }
 
-/// A difference of two proportions with its interval.
+/// A difference of two proportions with its 95 % interval.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
+#[schema(as = ConversionDifference)]
 pub struct Difference {
     /// `p1 - p2`.
     pub difference: f64,

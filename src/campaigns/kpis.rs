@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 /// A ratio with its parts.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
+#[schema(as = CampaignRate)]
 pub struct Rate {
     pub numerator: i64,
     pub denominator: i64,
