@@ -9,6 +9,7 @@ pub mod cases;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod escalation;
 pub mod http;
 pub mod kpi;
 mod random;

@@ -30,6 +30,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::kpi::router())
         .merge(crate::sla::router())
         .merge(crate::campaigns::router())
+        .merge(crate::escalation::router())
 }
 
 /// The complete application: routes, docs at `/docs`, fallbacks and middleware.

@@ -13,6 +13,7 @@ mod common;
 
 mod campaigns;
 mod cases;
+mod escalation;
 mod foundation;
 mod fuzz_importers;
 mod hardening;
