@@ -60,8 +60,10 @@ CREATE TABLE campaign_members (
     window_end   time
 ) PARTITION BY LIST (campaign_id);
 
-CREATE UNIQUE INDEX campaign_members_account ON campaign_members (campaign_id, account_id);
-CREATE INDEX campaign_members_order ON campaign_members (campaign_id, status, position);
+-- Per campaign (partition): an account's row (unique by construction: a run scores an account
+-- once), and the call list and exclusions in call order.
+CREATE INDEX campaign_members_account ON campaign_members (account_id);
+CREATE INDEX campaign_members_order ON campaign_members (status, position);
 
 -- Call attempts and their outcomes, idempotent by attempt id within a campaign.
 CREATE TABLE campaign_attempts (

@@ -19,7 +19,7 @@ use super::{
     kpis::{KpiSet, Rate, Tally},
     rules::Rule,
     store::{self, Attempt, CampaignRow, CreateError, Link, MemberRow, NewCampaign},
-    window::{CallingWindow, Windows},
+    window::{CallingWindow, Windows, csv_quoted},
 };
 use crate::{
     auth::{AdminAccess, AnyRole, Authorized, ViewerAccess},
@@ -829,63 +829,28 @@ pub struct CallListPage {
 
 const CSV_HEADER: &str = "position,account_id,probability,decile,customer,time_zone,window_start,window_end,open_now,next_window_start,next_window_end\n";
 
-fn window_of<'w>(
-    windows: &'w mut Windows,
-    row: &MemberRow,
-    campaign: &CampaignRow,
-) -> &'w CallingWindow {
-    match (&row.time_zone, row.window_start, row.window_end) {
-        (Some(zone), Some(start), Some(end)) => windows.get(zone, start, end),
-        (Some(zone), _, _) => windows.get(zone, campaign.window_start, campaign.window_end),
-        (None, Some(start), Some(end)) => windows.get(&campaign.time_zone, start, end),
-        _ => windows.get(
-            &campaign.time_zone,
-            campaign.window_start,
-            campaign.window_end,
-        ),
+/// The zone and hours of a row's calling window: the link's, else the campaign's.
+fn window_key<'r>(
+    row: &'r MemberRow,
+    campaign: &'r CampaignRow,
+) -> (&'r str, NaiveTime, NaiveTime) {
+    let zone = row.time_zone.as_deref().unwrap_or(&campaign.time_zone);
+    match (row.window_start, row.window_end) {
+        (Some(start), Some(end)) => (zone, start, end),
+        _ => (zone, campaign.window_start, campaign.window_end),
     }
 }
 
-fn csv_cell(out: &mut String, value: &str) {
-    if value.contains([',', '"', '\n', '\r']) {
-        out.push('"');
-        out.push_str(&value.replace('"', "\"\""));
-        out.push('"');
-    } else {
-        out.push_str(value);
-    }
-}
-
-fn push_csv_row(out: &mut String, row: &MemberRow, window: &CallingWindow) {
+fn push_csv_row(out: &mut String, row: &MemberRow, window_cells: &str) {
     use std::fmt::Write;
     let _ = write!(out, "{},", row.position);
-    csv_cell(out, &row.account_id);
+    out.push_str(&csv_quoted(&row.account_id));
     let _ = write!(out, ",{},{},", row.probability, row.decile);
     if let Some(customer) = &row.customer {
-        csv_cell(out, customer);
+        out.push_str(&csv_quoted(customer));
     }
     out.push(',');
-    csv_cell(out, &window.time_zone);
-    let _ = write!(
-        out,
-        ",{},{},{},",
-        window.local_start, window.local_end, window.open_now
-    );
-    if let Some(t) = window.next_start {
-        let _ = write!(
-            out,
-            "{}",
-            t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        );
-    }
-    out.push(',');
-    if let Some(t) = window.next_end {
-        let _ = write!(
-            out,
-            "{}",
-            t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        );
-    }
+    out.push_str(window_cells);
     out.push('\n');
 }
 
@@ -942,7 +907,8 @@ pub async fn get_call_list(
     let rows = rows
         .into_iter()
         .map(|row| {
-            let calling_window = window_of(&mut windows, &row, &campaign).clone();
+            let (zone, start, end) = window_key(&row, &campaign);
+            let calling_window = windows.get(zone, start, end).clone();
             CallListRow {
                 position: row.position,
                 account_id: row.account_id,
@@ -998,8 +964,8 @@ fn stream_call_list(state: AppState, campaign: CampaignRow, at: DateTime<Utc>) -
         loop {
             match rows.try_next().await {
                 Ok(Some(row)) => {
-                    let window = window_of(&mut windows, &row, &campaign);
-                    push_csv_row(&mut chunk, &row, window);
+                    let (zone, start, end) = window_key(&row, &campaign);
+                    push_csv_row(&mut chunk, &row, windows.csv_cells(zone, start, end));
                     if chunk.len() >= 1 << 16 {
                         let full = std::mem::replace(&mut chunk, String::with_capacity(1 << 17));
                         if sender.send(Ok(Bytes::from(full))).await.is_err() {

@@ -167,41 +167,23 @@ fn partition(id: i64) -> String {
     format!("campaign_members_{id}")
 }
 
-/// Creates a campaign and its members in the caller's transaction: selects the run's
-/// accounts, flags each with the first suppression rule it meets, holds out by the sticky
-/// hash and stores every selected account with its fate, in the call order.
+/// Creates a campaign and its members in the caller's transaction: flags accounts with the
+/// first suppression rule they meet, then selects the run's accounts, holds out by the sticky
+/// hash and stores every selected account with its fate, in one `INSERT ... SELECT`.
 pub async fn create_campaign(
     conn: &mut PgConnection,
     new: &NewCampaign,
 ) -> Result<(i64, StageCounts), CreateError> {
-    // Sorting millions of scores and hashing customers' cases fits in memory with this.
-    sqlx::query("SET LOCAL work_mem = '256MB'")
-        .execute(&mut *conn)
-        .await?;
-    let selected = sqlx::query(
-        r#"CREATE TEMPORARY TABLE campaign_selected ON COMMIT DROP AS
-         SELECT account_id, probability, decile,
-                row_number() OVER (ORDER BY probability DESC, account_id COLLATE "C") AS position
-         FROM (SELECT account_id, probability, decile FROM account_scores
-               WHERE run_id = $1
-                 AND ($2::smallint[] IS NULL OR decile = ANY($2))
-                 AND ($3::float8 IS NULL OR probability >= $3)
-               ORDER BY probability DESC, account_id COLLATE "C"
-               LIMIT $4) s"#,
-    )
-    .bind(new.run_id)
-    .bind(new.selection.deciles.as_deref())
-    .bind(new.selection.min_probability)
-    .bind(new.selection.top_n)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if selected == 0 {
-        return Err(CreateError::EmptySelection(new.run_id));
+    // Sorting millions of scores and indexing the members fit in memory with these.
+    for setting in [
+        "SET LOCAL work_mem = '256MB'",
+        "SET LOCAL maintenance_work_mem = '512MB'",
+    ] {
+        sqlx::query(setting).execute(&mut *conn).await?;
     }
-    sqlx::query("ANALYZE campaign_selected")
-        .execute(&mut *conn)
-        .await?;
+    // Flags do not depend on the selection: they are few (the customers with a case that
+    // meets a rule, the opt-outs, the capped), and joining them to the selection once is
+    // cheaper than joining the selection to every customer.
     sqlx::query(
         "CREATE TEMPORARY TABLE campaign_flags (account_id text, rank int, detail text)
          ON COMMIT DROP",
@@ -211,9 +193,7 @@ pub async fn create_campaign(
     let s = &new.suppression;
     if !s.opt_out.is_empty() {
         sqlx::query(
-            "INSERT INTO campaign_flags
-             SELECT DISTINCT s.account_id, $2, NULL::text
-             FROM campaign_selected s JOIN unnest($1::text[]) o(account_id) USING (account_id)",
+            "INSERT INTO campaign_flags SELECT DISTINCT o, $2, NULL::text FROM unnest($1::text[]) o",
         )
         .bind(&s.opt_out)
         .bind(Rule::OptOut.rank())
@@ -227,34 +207,33 @@ pub async fn create_campaign(
         || s.low_csat
         || !s.request_types.is_empty();
     if case_rules {
-        // Each customer's first rule (and the case meeting it), then each account's first
-        // over its customers: the linked ones, or its own id where it has no link.
+        // Each customer's first rule (and the case meeting it), then the accounts of those
+        // customers: the linked ones, and the account with the customer's id unless that
+        // account has links of its own.
         sqlx::query(
-            "INSERT INTO campaign_flags
-             SELECT DISTINCT ON (k.account_id) k.account_id, f.rank, f.case_id
-             FROM (SELECT l.account_id, l.customer
-                   FROM account_links l JOIN campaign_selected s USING (account_id)
-                   UNION ALL
-                   SELECT s.account_id, s.account_id FROM campaign_selected s
-                   WHERE NOT EXISTS (SELECT 1 FROM account_links l
-                                     WHERE l.account_id = s.account_id)) k
-             JOIN (SELECT DISTINCT ON (customer) customer, rank, case_id
-                   FROM (SELECT customer, case_id,
-                           CASE WHEN $3 AND state = 'open' THEN $9
-                                WHEN $4 AND sla_breached AND sla_breached_at > $1
-                                     AND sla_breached_at <= $2 THEN $10
-                                WHEN $5 AND reactivations > 0 AND last_event_at > $1 THEN $11
-                                WHEN $6 AND escalated AND last_event_at > $1 THEN $12
-                                WHEN $7 AND csat <= 2 AND last_event_at > $1 THEN $13
-                                WHEN lower(request_type) = ANY($8)
-                                     AND (state = 'open' OR last_event_at > $1) THEN $14
-                           END AS rank
-                         FROM cases
-                         WHERE customer IS NOT NULL AND created_at <= $2
-                           AND (state = 'open' OR last_event_at > $1)) c
-                   WHERE rank IS NOT NULL
-                   ORDER BY customer, rank, case_id) f ON f.customer = k.customer
-             ORDER BY k.account_id, f.rank, f.case_id",
+            "WITH flagged AS MATERIALIZED (
+               SELECT DISTINCT ON (customer) customer, rank, case_id
+               FROM (SELECT customer, case_id,
+                       CASE WHEN $3 AND state = 'open' THEN $9
+                            WHEN $4 AND sla_breached AND sla_breached_at > $1
+                                 AND sla_breached_at <= $2 THEN $10
+                            WHEN $5 AND reactivations > 0 AND last_event_at > $1 THEN $11
+                            WHEN $6 AND escalated AND last_event_at > $1 THEN $12
+                            WHEN $7 AND csat <= 2 AND last_event_at > $1 THEN $13
+                            WHEN lower(request_type) = ANY($8)
+                                 AND (state = 'open' OR last_event_at > $1) THEN $14
+                       END AS rank
+                     FROM cases
+                     WHERE customer IS NOT NULL AND created_at <= $2
+                       AND (state = 'open' OR last_event_at > $1)) c
+               WHERE rank IS NOT NULL
+               ORDER BY customer, rank, case_id)
+             INSERT INTO campaign_flags
+             SELECT l.account_id, f.rank, f.case_id
+             FROM flagged f JOIN account_links l ON l.customer = f.customer
+             UNION ALL
+             SELECT f.customer, f.rank, f.case_id FROM flagged f
+             WHERE NOT EXISTS (SELECT 1 FROM account_links l WHERE l.account_id = f.customer)",
         )
         .bind(new.as_of - chrono::TimeDelta::days(i64::from(s.within_days)))
         .bind(new.as_of)
@@ -276,11 +255,9 @@ pub async fn create_campaign(
     if let Some((max_attempts, days)) = s.contact_cap {
         sqlx::query(
             "INSERT INTO campaign_flags
-             SELECT s.account_id, $4, a.attempts::text
-             FROM campaign_selected s
-             JOIN (SELECT account_id, count(*) AS attempts FROM campaign_attempts
-                   WHERE started_at > $1 AND started_at <= $2
-                   GROUP BY account_id HAVING count(*) >= $3) a USING (account_id)",
+             SELECT account_id, $4, count(*)::text FROM campaign_attempts
+             WHERE started_at > $1 AND started_at <= $2
+             GROUP BY account_id HAVING count(*) >= $3",
         )
         .bind(new.as_of - chrono::TimeDelta::days(i64::from(days)))
         .bind(new.as_of)
@@ -316,32 +293,46 @@ pub async fn create_campaign(
     .execute(&mut *conn)
     .await?;
     let rule_names: Vec<&str> = Rule::ALL.iter().map(|r| r.name()).collect();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO {table}
-         SELECT $1, s.account_id, s.probability, s.decile, s.position,
-                CASE WHEN f.rank IS NOT NULL THEN 'excluded'
-                     WHEN {bucket} < $3 THEN 'holdout'
-                     ELSE 'call' END,
-                ($4::text[])[f.rank], f.detail,
-                l.customer, l.time_zone, l.window_start, l.window_end
-         FROM campaign_selected s
-         LEFT JOIN (SELECT DISTINCT ON (account_id) account_id, rank, detail
-                    FROM campaign_flags ORDER BY account_id, rank) f USING (account_id)
-         LEFT JOIN (SELECT DISTINCT ON (account_id) l.*
-                    FROM account_links l JOIN campaign_selected s USING (account_id)
-                    ORDER BY account_id, customer) l USING (account_id)
-         ORDER BY s.position",
-        bucket = holdout::sql_bucket("$2"),
+    let selected = sqlx::query(sqlx::AssertSqlSafe(format!(
+        r#"INSERT INTO {table}
+           SELECT $1, s.account_id, s.probability, s.decile, s.position,
+                  CASE WHEN f.rank IS NOT NULL THEN 'excluded'
+                       WHEN {holdout} THEN 'holdout'
+                       ELSE 'call' END,
+                  ($4::text[])[f.rank], f.detail,
+                  l.customer, l.time_zone, l.window_start, l.window_end
+           FROM (SELECT account_id, probability, decile,
+                        row_number() OVER (ORDER BY probability DESC, account_id COLLATE "C")
+                          AS position
+                 FROM account_scores
+                 WHERE run_id = $5
+                   AND ($6::smallint[] IS NULL OR decile = ANY($6))
+                   AND ($7::float8 IS NULL OR probability >= $7)
+                 ORDER BY probability DESC, account_id COLLATE "C"
+                 LIMIT $8) s
+           LEFT JOIN (SELECT DISTINCT ON (account_id) account_id, rank, detail
+                      FROM campaign_flags ORDER BY account_id, rank, detail) f USING (account_id)
+           LEFT JOIN (SELECT DISTINCT ON (account_id) * FROM account_links
+                      ORDER BY account_id, customer) l USING (account_id)"#,
+        holdout = holdout::sql_is_holdout("$2", "$3"),
     )))
     .bind(id)
     .bind(&new.seed)
-    .bind(new.holdout_share)
+    .bind(holdout::threshold(new.holdout_share).as_slice())
     .bind(&rule_names)
+    .bind(new.run_id)
+    .bind(new.selection.deciles.as_deref())
+    .bind(new.selection.min_probability)
+    .bind(new.selection.top_n)
     .execute(&mut *conn)
-    .await?;
+    .await?
+    .rows_affected();
+    if selected == 0 {
+        return Err(CreateError::EmptySelection(new.run_id));
+    }
     for statement in [
-        format!("CREATE UNIQUE INDEX {table}_account ON {table} (campaign_id, account_id)"),
-        format!("CREATE INDEX {table}_order ON {table} (campaign_id, status, position)"),
+        format!(r#"CREATE INDEX {table}_account ON {table} (account_id)"#),
+        format!("CREATE INDEX {table}_order ON {table} (status, position)"),
         format!("ALTER TABLE campaign_members ATTACH PARTITION {table} FOR VALUES IN ({id})"),
     ] {
         sqlx::query(sqlx::AssertSqlSafe(statement))

@@ -2,8 +2,6 @@
 //! instants by the SLA calendars (`sla::calendar`), so DST change days are handled the same way
 //! there and here. Pure: the instant the window is computed from is a parameter.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, NaiveTime, TimeDelta, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -54,35 +52,78 @@ pub fn next_open_span(
         .map(|span| (span.start, span.end))
 }
 
-/// Calling windows of many rows at one instant: each distinct (zone, hours) is computed once.
+/// Calling windows of many rows at one instant: each distinct (zone, hours) is computed, and
+/// its CSV cells formatted, once (a call list of millions has a handful of them).
 pub struct Windows {
     at: DateTime<Utc>,
-    known: HashMap<(String, NaiveTime, NaiveTime), CallingWindow>,
+    /// A handful of entries: a linear search beats hashing a zone name per row.
+    known: Vec<(NaiveTime, NaiveTime, CallingWindow, String)>,
 }
 
 impl Windows {
     pub fn at(at: DateTime<Utc>) -> Self {
         Windows {
             at,
-            known: HashMap::new(),
+            known: Vec::new(),
         }
     }
 
-    pub fn get(&mut self, time_zone: &str, start: NaiveTime, end: NaiveTime) -> &CallingWindow {
+    fn entry(&mut self, time_zone: &str, start: NaiveTime, end: NaiveTime) -> usize {
+        if let Some(i) = self
+            .known
+            .iter()
+            .position(|k| k.0 == start && k.1 == end && k.2.time_zone == time_zone)
+        {
+            return i;
+        }
         let at = self.at;
-        self.known
-            .entry((time_zone.to_owned(), start, end))
-            .or_insert_with(|| {
-                let span = next_open_span(time_zone, start, end, at);
-                CallingWindow {
-                    time_zone: time_zone.to_owned(),
-                    local_start: start.format("%H:%M").to_string(),
-                    local_end: end.format("%H:%M").to_string(),
-                    open_now: span.is_some_and(|(s, _)| s == at),
-                    next_start: span.map(|(s, _)| s),
-                    next_end: span.map(|(_, e)| e),
-                }
-            })
+        let (window, cells) = {
+            let span = next_open_span(time_zone, start, end, at);
+            let window = CallingWindow {
+                time_zone: time_zone.to_owned(),
+                local_start: start.format("%H:%M").to_string(),
+                local_end: end.format("%H:%M").to_string(),
+                open_now: span.is_some_and(|(s, _)| s == at),
+                next_start: span.map(|(s, _)| s),
+                next_end: span.map(|(_, e)| e),
+            };
+            let instant = |t: Option<DateTime<Utc>>| {
+                t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                    .unwrap_or_default()
+            };
+            let cells = format!(
+                "{},{},{},{},{},{}",
+                csv_quoted(&window.time_zone),
+                window.local_start,
+                window.local_end,
+                window.open_now,
+                instant(window.next_start),
+                instant(window.next_end)
+            );
+            (window, cells)
+        };
+        self.known.push((start, end, window, cells));
+        self.known.len() - 1
+    }
+
+    pub fn get(&mut self, time_zone: &str, start: NaiveTime, end: NaiveTime) -> &CallingWindow {
+        let i = self.entry(time_zone, start, end);
+        &self.known[i].2
+    }
+
+    /// The window's CSV cells: zone, local start and end, open now, next start and end.
+    pub fn csv_cells(&mut self, time_zone: &str, start: NaiveTime, end: NaiveTime) -> &str {
+        let i = self.entry(time_zone, start, end);
+        &self.known[i].3
+    }
+}
+
+/// A CSV cell, quoted when it must be.
+pub fn csv_quoted(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\"")).into()
+    } else {
+        value.into()
     }
 }
 
