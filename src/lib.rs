@@ -4,10 +4,12 @@
 //! (`config`, `db`, `http`, `state`, `telemetry`); `cli` is what the binary runs.
 
 pub mod auth;
+pub mod campaigns;
 pub mod cases;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod escalation;
 pub mod http;
 pub mod kpi;
 mod random;

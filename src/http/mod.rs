@@ -29,6 +29,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::staffing::router())
         .merge(crate::kpi::router())
         .merge(crate::sla::router())
+        .merge(crate::campaigns::router())
+        .merge(crate::escalation::router())
 }
 
 /// The complete application: routes, docs at `/docs`, fallbacks and middleware.

@@ -34,6 +34,7 @@ pub const SECURITY_SCHEME: &str = "api_key";
         (name = "process", description = "Process views of the event log: variants, directly-follows graph, activities"),
         (name = "sla", description = "SLA policies on business-hours calendars: calendars, policies (versioned), recomputation, a case's SLA timeline"),
         (name = "staffing", description = "Erlang C / Erlang A staffing requirements and plans from observed demand"),
+        (name = "campaigns", description = "Service-aware cross-sell campaigns: account links, call lists from a run's deciles suppressed by the case store, sticky holdouts, attempts, RPC KPIs and incremental conversion"),
     ),
     components(schemas(Problem, FieldError)),
 )]

@@ -11,7 +11,9 @@
 
 mod common;
 
+mod campaigns;
 mod cases;
+mod escalation;
 mod foundation;
 mod fuzz_importers;
 mod hardening;

@@ -1,0 +1,684 @@
+//! All SQL of campaigns: account links, creation (selection, suppression, holdout and the
+//! members, in one transaction, entirely inside PostgreSQL), call lists, attempts and KPIs.
+//!
+//! Creation and the grouped KPI queries are built from parts (a partition's name, a rule
+//! list, a grouping key) and so are unchecked; every value is bound, never formatted in.
+
+use chrono::{DateTime, NaiveTime, Utc};
+use sqlx::{PgConnection, PgExecutor, PgPool};
+
+use super::{holdout, rules::Rule};
+
+/// One link as uploaded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    pub account_id: String,
+    pub customer: String,
+    pub time_zone: Option<String>,
+    pub window: Option<(NaiveTime, NaiveTime)>,
+}
+
+/// Upserts links (a link is `(account_id, customer)`; its zone and window are replaced);
+/// returns (inserted, updated).
+pub async fn upsert_links(conn: &mut PgConnection, links: &[Link]) -> sqlx::Result<(u64, u64)> {
+    let mut accounts = Vec::with_capacity(links.len());
+    let mut customers = Vec::with_capacity(links.len());
+    let mut zones = Vec::with_capacity(links.len());
+    let mut starts = Vec::with_capacity(links.len());
+    let mut ends = Vec::with_capacity(links.len());
+    for link in links {
+        accounts.push(link.account_id.as_str());
+        customers.push(link.customer.as_str());
+        zones.push(link.time_zone.as_deref());
+        starts.push(link.window.map(|w| w.0));
+        ends.push(link.window.map(|w| w.1));
+    }
+    // `xmax = 0` tells a fresh row from an updated one.
+    let rows = sqlx::query_scalar!(
+        r#"INSERT INTO account_links (account_id, customer, time_zone, window_start, window_end)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::time[], $5::time[])
+           ON CONFLICT (account_id, customer) DO UPDATE
+             SET time_zone = EXCLUDED.time_zone, window_start = EXCLUDED.window_start,
+                 window_end = EXCLUDED.window_end, updated_at = now()
+           RETURNING (xmax = 0) AS "inserted!""#,
+        &accounts as &[&str],
+        &customers as &[&str],
+        &zones as &[Option<&str>],
+        &starts as &[Option<NaiveTime>],
+        &ends as &[Option<NaiveTime>],
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let inserted = rows.iter().filter(|&&fresh| fresh).count() as u64;
+    Ok((inserted, rows.len() as u64 - inserted))
+}
+
+/// A stored campaign.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CampaignRow {
+    pub id: i64,
+    pub name: String,
+    pub run_id: i64,
+    pub seed: String,
+    pub holdout_share: f64,
+    pub rules: serde_json::Value,
+    pub as_of: DateTime<Utc>,
+    pub time_zone: String,
+    pub window_start: NaiveTime,
+    pub window_end: NaiveTime,
+    pub selected: i64,
+    pub suppressed: serde_json::Value,
+    pub held_out: i64,
+    pub to_call: i64,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn get_campaign(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<CampaignRow>> {
+    sqlx::query_as!(CampaignRow, "SELECT * FROM campaigns WHERE id = $1", id)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn list_campaigns(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<Vec<CampaignRow>> {
+    sqlx::query_as!(
+        CampaignRow,
+        "SELECT * FROM campaigns ORDER BY id DESC LIMIT $1",
+        limit
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// The newest succeeded run (the default of a campaign).
+pub async fn newest_run(db: impl PgExecutor<'_>) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar!(
+        "SELECT id FROM scoring_runs WHERE status = 'succeeded' ORDER BY id DESC LIMIT 1"
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// A run's status, if it exists.
+pub async fn run_status(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar!("SELECT status FROM scoring_runs WHERE id = $1", id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Everything creation needs, validated.
+#[derive(Debug, Clone)]
+pub struct NewCampaign {
+    pub name: String,
+    pub run_id: i64,
+    pub seed: String,
+    pub holdout_share: f64,
+    pub rules: serde_json::Value,
+    pub as_of: DateTime<Utc>,
+    pub time_zone: String,
+    pub window: (NaiveTime, NaiveTime),
+    pub created_by: String,
+    pub selection: Selection,
+    pub suppression: Suppression,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub deciles: Option<Vec<i16>>,
+    pub min_probability: Option<f64>,
+    pub top_n: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Suppression {
+    pub open_case: bool,
+    pub sla_breach: bool,
+    pub reactivation: bool,
+    pub escalation: bool,
+    pub low_csat: bool,
+    pub within_days: i32,
+    /// Lower-cased.
+    pub request_types: Vec<String>,
+    pub opt_out: Vec<String>,
+    /// (attempts, days).
+    pub contact_cap: Option<(i64, i32)>,
+}
+
+/// Stage counts of a created campaign.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StageCounts {
+    pub selected: i64,
+    /// Per rule, in rule order, every rule listed (0 when it excluded nobody).
+    pub suppressed: Vec<(Rule, i64)>,
+    pub held_out: i64,
+    pub to_call: i64,
+}
+
+/// Why creation stopped without creating anything.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("the selection matches no account of run {0}")]
+    EmptySelection(i64),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+fn partition(id: i64) -> String {
+    format!("campaign_members_{id}")
+}
+
+/// Creates a campaign and its members in the caller's transaction: flags accounts with the
+/// first suppression rule they meet, then selects the run's accounts, holds out by the sticky
+/// hash and stores every selected account with its fate, in one `INSERT ... SELECT`.
+pub async fn create_campaign(
+    conn: &mut PgConnection,
+    new: &NewCampaign,
+) -> Result<(i64, StageCounts), CreateError> {
+    // Sorting millions of scores and indexing the members fit in memory with these.
+    for setting in [
+        "SET LOCAL work_mem = '256MB'",
+        "SET LOCAL maintenance_work_mem = '512MB'",
+    ] {
+        sqlx::query(setting).execute(&mut *conn).await?;
+    }
+    // Flags do not depend on the selection: they are few (the customers with a case that
+    // meets a rule, the opt-outs, the capped), and joining them to the selection once is
+    // cheaper than joining the selection to every customer.
+    sqlx::query(
+        "CREATE TEMPORARY TABLE campaign_flags (account_id text, rank int, detail text)
+         ON COMMIT DROP",
+    )
+    .execute(&mut *conn)
+    .await?;
+    let s = &new.suppression;
+    if !s.opt_out.is_empty() {
+        sqlx::query(
+            "INSERT INTO campaign_flags SELECT DISTINCT o, $2, NULL::text FROM unnest($1::text[]) o",
+        )
+        .bind(&s.opt_out)
+        .bind(Rule::OptOut.rank())
+        .execute(&mut *conn)
+        .await?;
+    }
+    let case_rules = s.open_case
+        || s.sla_breach
+        || s.reactivation
+        || s.escalation
+        || s.low_csat
+        || !s.request_types.is_empty();
+    if case_rules {
+        // Each customer's first rule (and the case meeting it), then the accounts of those
+        // customers: the linked ones, and the account with the customer's id unless that
+        // account has links of its own.
+        sqlx::query(
+            "WITH flagged AS MATERIALIZED (
+               SELECT DISTINCT ON (customer) customer, rank, case_id
+               FROM (SELECT customer, case_id,
+                       CASE WHEN $3 AND state = 'open' THEN $9
+                            WHEN $4 AND sla_breached AND sla_breached_at > $1
+                                 AND sla_breached_at <= $2 THEN $10
+                            WHEN $5 AND reactivations > 0 AND last_event_at > $1 THEN $11
+                            WHEN $6 AND escalated AND last_event_at > $1 THEN $12
+                            WHEN $7 AND csat <= 2 AND last_event_at > $1 THEN $13
+                            WHEN lower(request_type) = ANY($8)
+                                 AND (state = 'open' OR last_event_at > $1) THEN $14
+                       END AS rank
+                     FROM cases
+                     WHERE customer IS NOT NULL AND created_at <= $2
+                       AND (state = 'open' OR last_event_at > $1)) c
+               WHERE rank IS NOT NULL
+               ORDER BY customer, rank, case_id)
+             INSERT INTO campaign_flags
+             SELECT l.account_id, f.rank, f.case_id
+             FROM flagged f JOIN account_links l ON l.customer = f.customer
+             UNION ALL
+             SELECT f.customer, f.rank, f.case_id FROM flagged f
+             WHERE NOT EXISTS (SELECT 1 FROM account_links l WHERE l.account_id = f.customer)",
+        )
+        .bind(new.as_of - chrono::TimeDelta::days(i64::from(s.within_days)))
+        .bind(new.as_of)
+        .bind(s.open_case)
+        .bind(s.sla_breach)
+        .bind(s.reactivation)
+        .bind(s.escalation)
+        .bind(s.low_csat)
+        .bind(&s.request_types)
+        .bind(Rule::OpenCase.rank())
+        .bind(Rule::SlaBreach.rank())
+        .bind(Rule::Reactivation.rank())
+        .bind(Rule::Escalation.rank())
+        .bind(Rule::LowCsat.rank())
+        .bind(Rule::RequestType.rank())
+        .execute(&mut *conn)
+        .await?;
+    }
+    if let Some((max_attempts, days)) = s.contact_cap {
+        sqlx::query(
+            "INSERT INTO campaign_flags
+             SELECT account_id, $4, count(*)::text FROM campaign_attempts
+             WHERE started_at > $1 AND started_at <= $2
+             GROUP BY account_id HAVING count(*) >= $3",
+        )
+        .bind(new.as_of - chrono::TimeDelta::days(i64::from(days)))
+        .bind(new.as_of)
+        .bind(max_attempts)
+        .bind(Rule::ContactCap.rank())
+        .execute(&mut *conn)
+        .await?;
+    }
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO campaigns (name, run_id, seed, holdout_share, rules, as_of, time_zone,
+                                window_start, window_end, selected, suppressed, held_out,
+                                to_call, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, '{}', 0, 0, $10) RETURNING id",
+    )
+    .bind(&new.name)
+    .bind(new.run_id)
+    .bind(&new.seed)
+    .bind(new.holdout_share)
+    .bind(&new.rules)
+    .bind(new.as_of)
+    .bind(&new.time_zone)
+    .bind(new.window.0)
+    .bind(new.window.1)
+    .bind(&new.created_by)
+    .fetch_one(&mut *conn)
+    .await?;
+    let table = partition(id);
+    // The CHECK proves the partition bound, so ATTACH does not scan the rows.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE TABLE {table} (LIKE campaign_members INCLUDING CONSTRAINTS,
+                               CHECK (campaign_id = {id}))"
+    )))
+    .execute(&mut *conn)
+    .await?;
+    let rule_names: Vec<&str> = Rule::ALL.iter().map(|r| r.name()).collect();
+    let selected = sqlx::query(sqlx::AssertSqlSafe(format!(
+        r#"INSERT INTO {table}
+           SELECT $1, s.account_id, s.probability, s.decile, s.position,
+                  CASE WHEN f.rank IS NOT NULL THEN 'excluded'
+                       WHEN {holdout} THEN 'holdout'
+                       ELSE 'call' END,
+                  ($4::text[])[f.rank], f.detail,
+                  l.customer, l.time_zone, l.window_start, l.window_end
+           FROM (SELECT account_id, probability, decile,
+                        row_number() OVER (ORDER BY probability DESC, account_id COLLATE "C")
+                          AS position
+                 FROM account_scores
+                 WHERE run_id = $5
+                   AND ($6::smallint[] IS NULL OR decile = ANY($6))
+                   AND ($7::float8 IS NULL OR probability >= $7)
+                 ORDER BY probability DESC, account_id COLLATE "C"
+                 LIMIT $8) s
+           LEFT JOIN (SELECT DISTINCT ON (account_id) account_id, rank, detail
+                      FROM campaign_flags ORDER BY account_id, rank, detail) f USING (account_id)
+           LEFT JOIN (SELECT DISTINCT ON (account_id) * FROM account_links
+                      ORDER BY account_id, customer) l USING (account_id)"#,
+        holdout = holdout::sql_is_holdout("$2", "$3"),
+    )))
+    .bind(id)
+    .bind(&new.seed)
+    .bind(holdout::threshold(new.holdout_share).as_slice())
+    .bind(&rule_names)
+    .bind(new.run_id)
+    .bind(new.selection.deciles.as_deref())
+    .bind(new.selection.min_probability)
+    .bind(new.selection.top_n)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if selected == 0 {
+        return Err(CreateError::EmptySelection(new.run_id));
+    }
+    for statement in [
+        format!(r#"CREATE INDEX {table}_account ON {table} (account_id)"#),
+        format!("CREATE INDEX {table}_order ON {table} (status, position)"),
+        format!("ALTER TABLE campaign_members ATTACH PARTITION {table} FOR VALUES IN ({id})"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&mut *conn)
+            .await?;
+    }
+    let fates: Vec<(String, Option<String>, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT status, rule, count(*) FROM {table} GROUP BY status, rule"
+    )))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut counts = StageCounts {
+        selected: selected as i64,
+        suppressed: Rule::ALL.iter().map(|&r| (r, 0)).collect(),
+        ..StageCounts::default()
+    };
+    for (status, rule, n) in fates {
+        match (status.as_str(), rule) {
+            ("call", _) => counts.to_call += n,
+            ("holdout", _) => counts.held_out += n,
+            (_, Some(rule)) => {
+                if let Some(slot) = counts.suppressed.iter_mut().find(|(r, _)| r.name() == rule) {
+                    slot.1 += n;
+                }
+            }
+            _ => {}
+        }
+    }
+    let suppressed: serde_json::Map<String, serde_json::Value> = counts
+        .suppressed
+        .iter()
+        .map(|(rule, n)| (rule.name().to_owned(), (*n).into()))
+        .collect();
+    sqlx::query!(
+        "UPDATE campaigns SET selected = $2, suppressed = $3, held_out = $4, to_call = $5
+         WHERE id = $1",
+        id,
+        counts.selected,
+        serde_json::Value::Object(suppressed),
+        counts.held_out,
+        counts.to_call
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok((id, counts))
+}
+
+/// One member of a campaign.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MemberRow {
+    pub account_id: String,
+    pub probability: f64,
+    pub decile: i16,
+    pub position: i64,
+    pub status: String,
+    pub rule: Option<String>,
+    pub rule_detail: Option<String>,
+    pub customer: Option<String>,
+    pub time_zone: Option<String>,
+    pub window_start: Option<NaiveTime>,
+    pub window_end: Option<NaiveTime>,
+}
+
+/// A page of members with one status, in call order, after `after` (a position).
+pub async fn members_page(
+    db: impl PgExecutor<'_>,
+    campaign_id: i64,
+    status: &str,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<MemberRow>> {
+    sqlx::query_as!(
+        MemberRow,
+        "SELECT account_id, probability, decile, position, status, rule, rule_detail, customer,
+                time_zone, window_start, window_end
+         FROM campaign_members
+         WHERE campaign_id = $1 AND status = $2 AND position > $3
+         ORDER BY position LIMIT $4",
+        campaign_id,
+        status,
+        after,
+        limit
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Every member with one status, in call order, as a stream (the CSV call list).
+pub fn members_stream<'a>(
+    db: &'a PgPool,
+    campaign_id: i64,
+    status: &'static str,
+) -> impl futures_util::Stream<Item = sqlx::Result<MemberRow>> + Send + 'a {
+    sqlx::query_as!(
+        MemberRow,
+        "SELECT account_id, probability, decile, position, status, rule, rule_detail, customer,
+                time_zone, window_start, window_end
+         FROM campaign_members
+         WHERE campaign_id = $1 AND status = $2
+         ORDER BY position",
+        campaign_id,
+        status
+    )
+    .fetch(db)
+}
+
+/// One member by account id.
+pub async fn member(
+    db: impl PgExecutor<'_>,
+    campaign_id: i64,
+    account_id: &str,
+) -> sqlx::Result<Option<MemberRow>> {
+    sqlx::query_as!(
+        MemberRow,
+        "SELECT account_id, probability, decile, position, status, rule, rule_detail, customer,
+                time_zone, window_start, window_end
+         FROM campaign_members WHERE campaign_id = $1 AND account_id = $2",
+        campaign_id,
+        account_id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// One attempt, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    pub attempt_id: String,
+    pub account_id: String,
+    pub agent: String,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: DateTime<Utc>,
+    pub disposition: &'static str,
+    pub offer_result: Option<&'static str>,
+}
+
+/// What storing attempts did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AttemptsStored {
+    pub stored: u64,
+    /// Attempt ids already stored, or repeated in the upload (the first is kept).
+    pub duplicates: u64,
+    /// Attempts of accounts that are not on the call list (not stored), and the first ids.
+    pub not_on_list: u64,
+    pub not_on_list_accounts: Vec<String>,
+}
+
+/// Stores attempts of accounts on the call list; duplicates by attempt id are skipped.
+pub async fn store_attempts(
+    conn: &mut PgConnection,
+    campaign_id: i64,
+    attempts: &[Attempt],
+    listed: i32,
+) -> sqlx::Result<AttemptsStored> {
+    let mut ids = Vec::with_capacity(attempts.len());
+    let mut accounts = Vec::with_capacity(attempts.len());
+    let mut agents = Vec::with_capacity(attempts.len());
+    let mut starts = Vec::with_capacity(attempts.len());
+    let mut ends = Vec::with_capacity(attempts.len());
+    let mut dispositions = Vec::with_capacity(attempts.len());
+    let mut offers = Vec::with_capacity(attempts.len());
+    for a in attempts {
+        ids.push(a.attempt_id.as_str());
+        accounts.push(a.account_id.as_str());
+        agents.push(a.agent.as_str());
+        starts.push(a.started_at);
+        ends.push(a.ended_at);
+        dispositions.push(a.disposition);
+        offers.push(a.offer_result);
+    }
+    sqlx::query(
+        "CREATE TEMPORARY TABLE incoming_attempts ON COMMIT DROP AS
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[],
+                              $5::timestamptz[], $6::text[], $7::text[])
+                WITH ORDINALITY AS i(attempt_id, account_id, agent, started_at, ended_at,
+                                     disposition, offer_result, seq)",
+    )
+    .bind(&ids)
+    .bind(&accounts)
+    .bind(&agents)
+    .bind(&starts)
+    .bind(&ends)
+    .bind(&dispositions)
+    .bind(&offers)
+    .execute(&mut *conn)
+    .await?;
+    let (not_on_list, not_on_list_accounts): (i64, Vec<String>) = sqlx::query_as(
+        "SELECT count(*), coalesce((array_agg(DISTINCT account_id))[1:$2], '{}')
+         FROM incoming_attempts i
+         WHERE NOT EXISTS (SELECT 1 FROM campaign_members m
+                           WHERE m.campaign_id = $1 AND m.account_id = i.account_id
+                             AND m.status = 'call')",
+    )
+    .bind(campaign_id)
+    .bind(listed)
+    .fetch_one(&mut *conn)
+    .await?;
+    let stored = sqlx::query(
+        "INSERT INTO campaign_attempts (campaign_id, attempt_id, account_id, agent, started_at,
+                                       ended_at, disposition, offer_result)
+         SELECT DISTINCT ON (attempt_id) $1, attempt_id, account_id, agent, started_at,
+                ended_at, disposition, offer_result
+         FROM incoming_attempts i
+         WHERE EXISTS (SELECT 1 FROM campaign_members m
+                       WHERE m.campaign_id = $1 AND m.account_id = i.account_id
+                         AND m.status = 'call')
+         ORDER BY attempt_id, seq
+         ON CONFLICT (campaign_id, attempt_id) DO NOTHING",
+    )
+    .bind(campaign_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let on_list = attempts.len() as u64 - not_on_list as u64;
+    Ok(AttemptsStored {
+        stored,
+        duplicates: on_list - stored,
+        not_on_list: not_on_list as u64,
+        not_on_list_accounts,
+    })
+}
+
+/// Per-group sums of a campaign's records and attempts (see `kpis::Tally`).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TallyRow {
+    pub key: String,
+    pub records: i64,
+    pub processed: i64,
+    pub attempts: i64,
+    pub contacted: i64,
+    pub rpc_records: i64,
+    pub rpc_attempts: i64,
+    pub converted: i64,
+    /// Agent time in seconds (by agent only).
+    pub agent_seconds: Option<f64>,
+}
+
+/// Per account of a campaign (and group): its attempts and what they reached. An attempt
+/// "contacts" when someone answered (wrong party, right party, callback requested).
+const PER_RECORD: &str = "count(*) AS attempts,
+    bool_or(disposition IN ('wrong_party', 'right_party_contact', 'callback_requested')) AS contacted,
+    bool_or(disposition = 'right_party_contact') AS rpc,
+    count(*) FILTER (WHERE disposition = 'right_party_contact') AS rpc_attempts,
+    bool_or(offer_result = 'accepted') AS converted";
+
+const SUMS: &str = "coalesce(sum(r.attempts), 0)::bigint AS attempts,
+    count(*) FILTER (WHERE r.contacted) AS contacted,
+    count(*) FILTER (WHERE r.rpc) AS rpc_records,
+    coalesce(sum(r.rpc_attempts), 0)::bigint AS rpc_attempts,
+    count(*) FILTER (WHERE r.converted) AS converted";
+
+/// Records on the call list per decile (processed or not).
+pub async fn tally_by_decile(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Vec<TallyRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT m.decile::text AS key, count(*) AS records, count(r.account_id) AS processed,
+                {SUMS}, NULL::float8 AS agent_seconds
+         FROM campaign_members m
+         LEFT JOIN (SELECT account_id, {PER_RECORD} FROM campaign_attempts
+                    WHERE campaign_id = $1 GROUP BY account_id) r USING (account_id)
+         WHERE m.campaign_id = $1 AND m.status = 'call'
+         GROUP BY m.decile ORDER BY m.decile"
+    )))
+    .bind(id)
+    .fetch_all(db)
+    .await
+}
+
+/// Records each agent attempted, with the agent's time: the span from the first attempt's
+/// start to the last attempt's end of each UTC day, summed.
+pub async fn tally_by_agent(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Vec<TallyRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT r.agent AS key, count(*) AS records, count(*) AS processed, {SUMS},
+                max(t.seconds) AS agent_seconds
+         FROM (SELECT agent, account_id, {PER_RECORD} FROM campaign_attempts
+               WHERE campaign_id = $1 GROUP BY agent, account_id) r
+         JOIN (SELECT agent, sum(span)::float8 AS seconds
+               FROM (SELECT agent, extract(epoch FROM max(ended_at) - min(started_at)) AS span
+                     FROM campaign_attempts WHERE campaign_id = $1
+                     GROUP BY agent, (started_at AT TIME ZONE 'UTC')::date) d
+               GROUP BY agent) t USING (agent)
+         GROUP BY r.agent ORDER BY r.agent"
+    )))
+    .bind(id)
+    .fetch_all(db)
+    .await
+}
+
+/// Records attempted per hour of the customer's local day (the link's zone, else the
+/// campaign's), by the attempt's start.
+pub async fn tally_by_local_hour(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Vec<TallyRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT r.hour::text AS key, count(*) AS records, count(*) AS processed, {SUMS},
+                NULL::float8 AS agent_seconds
+         FROM (SELECT extract(hour FROM a.started_at AT TIME ZONE
+                                   coalesce(m.time_zone, c.time_zone))::int AS hour,
+                      a.account_id, {PER_RECORD}
+               FROM campaign_attempts a
+               JOIN campaigns c ON c.id = a.campaign_id
+               JOIN campaign_members m ON m.campaign_id = a.campaign_id
+                                      AND m.account_id = a.account_id
+               WHERE a.campaign_id = $1
+               GROUP BY 1, a.account_id) r
+         GROUP BY r.hour ORDER BY r.hour"
+    )))
+    .bind(id)
+    .fetch_all(db)
+    .await
+}
+
+/// Treated and holdout records per decile with their conversions: treated records convert
+/// when an attempt's offer was accepted, holdout records by the run's outcomes (target 1).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UpliftRow {
+    pub decile: i16,
+    pub treated: i64,
+    pub treated_processed: i64,
+    pub treated_converted: i64,
+    pub holdout: i64,
+    pub holdout_labelled: i64,
+    pub holdout_converted: i64,
+}
+
+pub async fn uplift_by_decile(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    run_id: i64,
+) -> sqlx::Result<Vec<UpliftRow>> {
+    sqlx::query_as!(
+        UpliftRow,
+        r#"SELECT m.decile,
+                  count(*) FILTER (WHERE m.status = 'call') AS "treated!",
+                  count(a.account_id) FILTER (WHERE m.status = 'call') AS "treated_processed!",
+                  count(*) FILTER (WHERE m.status = 'call' AND a.converted) AS "treated_converted!",
+                  count(*) FILTER (WHERE m.status = 'holdout') AS "holdout!",
+                  count(o.account_id) FILTER (WHERE m.status = 'holdout') AS "holdout_labelled!",
+                  count(*) FILTER (WHERE m.status = 'holdout' AND o.target) AS "holdout_converted!"
+           FROM campaign_members m
+           LEFT JOIN (SELECT account_id, bool_or(offer_result = 'accepted') AS converted
+                      FROM campaign_attempts WHERE campaign_id = $1
+                      GROUP BY account_id) a ON a.account_id = m.account_id
+           LEFT JOIN run_outcomes o ON o.run_id = $2 AND o.account_id = m.account_id
+           WHERE m.campaign_id = $1 AND m.status IN ('call', 'holdout')
+           GROUP BY m.decile ORDER BY m.decile"#,
+        id,
+        run_id
+    )
+    .fetch_all(db)
+    .await
+}
