@@ -701,22 +701,31 @@ pub async fn post_campaigns(
     State(state): State<AppState>,
     Json(request): Json<CreateCampaignRequest>,
 ) -> Result<Response, ApiError> {
-    let run_id = match request.run_id {
+    // The body first, so one reply names every bad field (an unknown run among them); a
+    // run that exists but cannot be used is a conflict only once the body is valid.
+    let requested_run = request.run_id;
+    let validated = validate_campaign(
+        request,
+        requested_run.unwrap_or_default(),
+        &auth.principal.key_name,
+        Utc::now(),
+    );
+    let mut errors = validated.as_ref().err().cloned().unwrap_or_default();
+    let run_id: Result<i64, ApiError> = match requested_run {
         Some(id) => match store::run_status(&state.db, id).await? {
             None => {
-                return Err(ApiError::validation(
-                    format!("no scoring run {id}; nothing was created"),
-                    vec![FieldError::new("/run_id", format!("no scoring run {id}"))],
-                ));
+                errors.insert(
+                    0,
+                    FieldError::new("/run_id", format!("no scoring run {id}")),
+                );
+                Ok(id)
             }
-            Some(status) if status != "succeeded" => {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "run-not-succeeded",
-                    format!("scoring run {id} is {status}; it has no stored scores"),
-                ));
-            }
-            Some(_) => id,
+            Some(status) if status != "succeeded" => Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "run-not-succeeded",
+                format!("scoring run {id} is {status}; it has no stored scores"),
+            )),
+            Some(_) => Ok(id),
         },
         None => store::newest_run(&state.db).await?.ok_or_else(|| {
             ApiError::new(
@@ -724,10 +733,18 @@ pub async fn post_campaigns(
                 "no-scoring-run",
                 "no scoring run has succeeded: score a population first (POST /v1/scoring-runs)",
             )
-        })?,
+        }),
     };
-    let new = validate_campaign(request, run_id, &auth.principal.key_name, Utc::now())
-        .map_err(|errors| ApiError::validation("the campaign is invalid", errors))?;
+    if !errors.is_empty() {
+        return Err(ApiError::validation(
+            "the campaign is invalid; nothing was created",
+            errors,
+        ));
+    }
+    let new = NewCampaign {
+        run_id: run_id?,
+        ..validated.map_err(|errors| ApiError::validation("the campaign is invalid", errors))?
+    };
     let mut tx = state.db.begin().await?;
     let (id, _) = match store::create_campaign(&mut tx, &new).await {
         Ok(created) => created,

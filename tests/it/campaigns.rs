@@ -752,7 +752,33 @@ async fn bad_campaigns_are_refused_naming_the_field_and_create_nothing() {
         )
         .await;
     reply.problem(StatusCode::CONFLICT);
+    // A bad body is named before any run is looked for.
+    let problem = app
+        .post_json(
+            "/v1/campaigns",
+            admin,
+            json!({"name": "x", "selection": {"deciles": [1]}, "holdout_share": 0.95}),
+        )
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["errors"][0]["field"], "/holdout_share");
     let (run_id, _) = scored_run(&app).await;
+    // An unknown run and a bad field: one reply names both.
+    let problem = app
+        .post_json(
+            "/v1/campaigns",
+            admin,
+            json!({"name": "x", "run_id": 999, "selection": {"deciles": [11]}}),
+        )
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["/run_id", "/selection/deciles"]);
     let cases = [
         (
             json!({"name": "x", "run_id": 999, "selection": {"deciles": [1]}}),
