@@ -578,12 +578,7 @@ async fn attempts_give_rpc_kpis_and_incremental_conversion_against_the_holdout()
     )
     .await
     .problem(StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = common::strings(&problem["errors"], "field");
     assert_eq!(
         fields,
         [
@@ -772,12 +767,7 @@ async fn bad_campaigns_are_refused_naming_the_field_and_create_nothing() {
         )
         .await
         .problem(StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = common::strings(&problem["errors"], "field");
     assert_eq!(fields, ["/run_id", "/selection/deciles"]);
     let cases = [
         (
@@ -872,11 +862,6 @@ async fn bad_campaigns_are_refused_naming_the_field_and_create_nothing() {
     )
     .await
     .problem(StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = common::strings(&problem["errors"], "field");
     assert_eq!(fields, ["line 2: customer", "line 2: time_zone"]);
 }

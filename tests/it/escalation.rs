@@ -190,12 +190,7 @@ async fn escalations_are_judged_by_the_rules_by_agent_and_team() {
         )
         .await
         .problem(StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = common::strings(&problem["errors"], "field");
     assert_eq!(
         fields,
         [

@@ -122,12 +122,7 @@ async fn bad_calendars_and_policies_name_every_field_and_store_nothing() {
         .put_json("/v1/calendars/bad", admin, bad)
         .await
         .problem(StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = common::strings(&problem["errors"], "field");
     assert_eq!(
         fields,
         [
@@ -172,12 +167,7 @@ async fn bad_calendars_and_policies_name_every_field_and_store_nothing() {
         .put_json("/v1/sla-policies/p", admin, policy)
         .await
         .problem(StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = common::strings(&problem["errors"], "field");
     assert_eq!(
         fields,
         [
