@@ -73,7 +73,7 @@ async fn main() {
     let rss_before = peak_rss_mib();
     let mut best = f64::INFINITY;
     for attempt in 1..=2 {
-        let timings = scoring_run(&pool, &registry, model.clone(), &input, accounts).await;
+        let timings = scoring_run(&pool, &registry, model.clone(), &input, accounts, 0).await;
         let t = &timings;
         println!(
             "switchboard run {attempt}: {t}; {:.0} accounts/s",

@@ -32,7 +32,8 @@ fn env_number(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// A succeeded run of `accounts` scores (uniform probabilities, deciles by value), `cases`
+/// A succeeded run of `accounts` scores (uniform probabilities, deciles by value, three reason
+/// codes each, one with a missing value), `cases`
 /// cases (one in 25 open, one in 19 with an SLA breach, one in 33 reactivated, one in 14
 /// escalated, one in 7 with a CSAT, one in 20 a complaint; created over the year before
 /// `AS_OF`; nine in ten of customers named like accounts, one in ten linked customers) and
@@ -42,18 +43,24 @@ async fn load(pool: &PgPool, accounts: usize, cases: usize) {
         "INSERT INTO models (name, version_label, sha256, feature_names, tree_count, objective,
                              model_text, uploaded_by, native_check_passed, native_check_rows,
                              native_check_detail)
-         VALUES ('bench', 'v1', 'bench-campaigns', '{}', 1, 'binary', 'bench', 'bench', true, 0, 'bench')"
+         SELECT 'bench', 'v1', 'bench-campaigns', array_agg('feature_' || k ORDER BY k), 1,
+                'binary', 'bench', 'bench', true, 0, 'bench'
+         FROM generate_series(0, 63) k"
             .to_owned(),
         format!(
-            "INSERT INTO scoring_runs (model_id, source, status, requested_by, phase, accounts_scored, finished_at)
-             SELECT id, 'bench', 'succeeded', 'bench', 'done', {accounts}, now() FROM models
+            "INSERT INTO scoring_runs (model_id, source, status, requested_by, phase, accounts_scored,
+                                       explain, finished_at)
+             SELECT id, 'bench', 'succeeded', 'bench', 'done', {accounts}, 3, now() FROM models
              WHERE sha256 = 'bench-campaigns'"
         ),
         "CREATE TABLE account_scores_run_1 (LIKE account_scores INCLUDING CONSTRAINTS, CHECK (run_id = 1))"
             .to_owned(),
         format!(
             "INSERT INTO account_scores_run_1
-             SELECT 1, 'ACC' || lpad(i::text, 8, '0'), p, least(10, 1 + floor((1 - p) * 10))::smallint
+             SELECT 1, 'ACC' || lpad(i::text, 8, '0'), p, least(10, 1 + floor((1 - p) * 10))::smallint,
+                    ARRAY[i % 64, (i * 7) % 64, (i * 13) % 64]::smallint[],
+                    ARRAY[p * 10, (i % 5)::float8, 'NaN'::float8],
+                    ARRAY[0.9 * p, 0.5 * p, 0.1 * p]
              FROM (SELECT i, (hashint8(i) & 2147483647)::float8 / 2147483648.0 AS p
                    FROM generate_series(1, {accounts}::bigint) i) s"
         ),

@@ -197,7 +197,7 @@ async fn main() {
         let model = registry.active().expect("active");
         let mut best = f64::INFINITY;
         for attempt in 1..=2 {
-            let timings = scoring_run(&pool, &registry, model.clone(), &input, accounts).await;
+            let timings = scoring_run(&pool, &registry, model.clone(), &input, accounts, 0).await;
             println!("{label} run {attempt}: {timings}");
             best = best.min(timings.total_s);
         }

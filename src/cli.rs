@@ -98,6 +98,10 @@ pub enum Command {
         /// Bad rows to skip; by default one bad row stores nothing.
         #[arg(long, default_value_t = 0)]
         max_bad_rows: u64,
+        /// Keep each account's top N reason codes (TreeSHAP), for campaign call lists (at most
+        /// 10; 0: none). Costs a SHAP evaluation per account.
+        #[arg(long, default_value_t = 0)]
+        explain: usize,
         /// Registered and activated first when no model is active.
         #[arg(long, env = "MODEL_PATH", default_value = "models/demo/model.txt")]
         model_path: String,
@@ -275,12 +279,14 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             input,
             reference,
             max_bad_rows,
+            explain,
             model_path,
             database,
         } => {
             let pool = connect(&database).await?;
             db::migrate(&pool).await?;
-            runs::command::score_batch(&pool, &input, reference, max_bad_rows, &model_path).await
+            runs::command::score_batch(&pool, &input, reference, max_bad_rows, explain, &model_path)
+                .await
         }
         Command::DemoData {
             cases,

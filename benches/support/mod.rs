@@ -124,20 +124,23 @@ pub fn percentile_ms(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// One scoring run of the population file `input` with `model`, start to finish, as
-/// `POST /v1/scoring-runs` runs it; returns its timings.
+/// `POST /v1/scoring-runs` runs it, keeping `explain` reason codes per account; returns its
+/// timings.
 pub async fn scoring_run(
     pool: &PgPool,
     registry: &ModelRegistry,
     model: Arc<LoadedModel>,
     input: &Path,
     accounts: u64,
+    explain: usize,
 ) -> Timings {
-    let run_id = store::create_run(pool, model.id, "bench", "bench", false, 0)
+    let run_id = store::create_run(pool, model.id, "bench", "bench", false, 0, explain)
         .await
         .expect("run");
     let request = RunRequest {
         run_id,
         input: input.to_path_buf(),
+        explain,
         ..RunRequest::default()
     };
     let (report, failure) = pipeline::execute(

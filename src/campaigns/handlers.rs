@@ -27,7 +27,7 @@ use crate::{
         error::{ApiError, Json, Path, Problem, Query},
         upload,
     },
-    scoring::runs::input::account_id_problem,
+    scoring::{handlers::Reason, runs::input::account_id_problem},
     state::AppState,
     validation::{BadRow, FieldError},
 };
@@ -38,19 +38,19 @@ const LISTED: usize = 100;
 /// The calling window of accounts whose link gives none, unless the campaign sets one.
 const DEFAULT_WINDOW: (&str, &str, &str) = ("UTC", "09:00", "20:00");
 
-fn is_json(headers: &HeaderMap) -> bool {
+pub(super) fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"))
 }
 
-async fn read_body(state: &AppState, body: axum::body::Body) -> Result<Bytes, ApiError> {
+pub(super) async fn read_body(state: &AppState, body: axum::body::Body) -> Result<Bytes, ApiError> {
     let limit = usize::try_from(state.config.serve.body_limit_bytes).unwrap_or(usize::MAX);
     upload::read_small(body, limit).await
 }
 
-fn text_problem(value: &str, max: usize) -> Option<String> {
+pub(super) fn text_problem(value: &str, max: usize) -> Option<String> {
     if value.trim().is_empty() {
         Some("must not be empty".into())
     } else if value.chars().count() > max {
@@ -74,7 +74,7 @@ fn zone_problem(zone: &str) -> Option<String> {
 }
 
 /// 422 listing bad rows, each field named `line N: column` (or its JSON pointer).
-fn bad_rows(what: &str, rows: &[BadRow]) -> ApiError {
+pub(super) fn bad_rows(what: &str, rows: &[BadRow]) -> ApiError {
     let errors = rows
         .iter()
         .take(LISTED)
@@ -95,10 +95,10 @@ fn bad_rows(what: &str, rows: &[BadRow]) -> ApiError {
 }
 
 /// A CSV record: its line (the header is line 1) and its cells by lower-cased column name.
-type CsvRecord = (u64, HashMap<String, String>);
+pub(super) type CsvRecord = (u64, HashMap<String, String>);
 
 /// Reads a CSV body's records.
-fn csv_records(bytes: &[u8]) -> Result<Vec<CsvRecord>, ApiError> {
+pub(super) fn csv_records(bytes: &[u8]) -> Result<Vec<CsvRecord>, ApiError> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
@@ -134,7 +134,7 @@ fn csv_records(bytes: &[u8]) -> Result<Vec<CsvRecord>, ApiError> {
     Ok(out)
 }
 
-fn require_columns(wanted: &[&str], bytes: &[u8]) -> Result<(), ApiError> {
+pub(super) fn require_columns(wanted: &[&str], bytes: &[u8]) -> Result<(), ApiError> {
     let header = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
     let names: Vec<String> = String::from_utf8_lossy(header)
         .split(',')
@@ -782,7 +782,7 @@ pub async fn get_campaigns(
     Ok(Json(rows.into_iter().map(Into::into).collect()))
 }
 
-async fn campaign(state: &AppState, id: i64) -> Result<CampaignRow, ApiError> {
+pub(super) async fn campaign(state: &AppState, id: i64) -> Result<CampaignRow, ApiError> {
     store::get_campaign(&state.db, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no campaign {id}")))
@@ -833,6 +833,9 @@ pub struct CallListRow {
     /// The linked customer (absent: the account id is the customer id).
     pub customer: Option<String>,
     pub calling_window: CallingWindow,
+    /// Talking points: the account's top reason codes as its scoring run kept them (a run
+    /// started with `explain`), largest contribution first; empty when the run kept none.
+    pub reasons: Vec<Reason>,
 }
 
 /// A page of a call list.
@@ -844,7 +847,35 @@ pub struct CallListPage {
     pub next_after: Option<i64>,
 }
 
-const CSV_HEADER: &str = "position,account_id,probability,decile,customer,time_zone,window_start,window_end,open_now,next_window_start,next_window_end\n";
+const CSV_HEADER: &str = "position,account_id,probability,decile,customer,time_zone,window_start,window_end,open_now,next_window_start,next_window_end,reasons\n";
+
+/// A member's reason codes for the API.
+fn reasons_of(row: &MemberRow, feature_names: &[String]) -> Vec<Reason> {
+    row.reasons(feature_names)
+        .map(|(feature, value, contribution)| Reason {
+            feature: feature.to_owned(),
+            value,
+            contribution,
+        })
+        .collect()
+}
+
+/// A member's reason codes as one CSV cell: `feature=value (+contribution)` joined by `; `,
+/// a missing value written `missing`.
+fn reasons_cell(row: &MemberRow, feature_names: &[String]) -> String {
+    use std::fmt::Write;
+    let mut cell = String::new();
+    for (k, (feature, value, contribution)) in row.reasons(feature_names).enumerate() {
+        if k > 0 {
+            cell.push_str("; ");
+        }
+        let _ = match value {
+            Some(value) => write!(cell, "{feature}={value} ({contribution:+.4})"),
+            None => write!(cell, "{feature}=missing ({contribution:+.4})"),
+        };
+    }
+    cell
+}
 
 /// The zone and hours of a row's calling window: the link's, else the campaign's.
 fn window_key<'r>(
@@ -858,7 +889,7 @@ fn window_key<'r>(
     }
 }
 
-fn push_csv_row(out: &mut String, row: &MemberRow, window_cells: &str) {
+fn push_csv_row(out: &mut String, row: &MemberRow, window_cells: &str, feature_names: &[String]) {
     use std::fmt::Write;
     let _ = write!(out, "{},", row.position);
     out.push_str(&csv_quoted(&row.account_id));
@@ -868,12 +899,17 @@ fn push_csv_row(out: &mut String, row: &MemberRow, window_cells: &str) {
     }
     out.push(',');
     out.push_str(window_cells);
+    out.push(',');
+    if row.reason_features.is_some() {
+        out.push_str(&csv_quoted(&reasons_cell(row, feature_names)));
+    }
     out.push('\n');
 }
 
 /// The call list (scorer or viewer): accounts to call in order of probability, each with its
-/// decile and the customer's local calling window (the link's zone and hours, else the
-/// campaign's). JSON pages, or the whole list as streamed CSV.
+/// decile, the customer's local calling window (the link's zone and hours, else the
+/// campaign's) and the reason codes its scoring run kept (`explain`) as talking points. JSON
+/// pages, or the whole list as streamed CSV (reasons in one `reasons` cell).
 #[utoipa::path(get, path = "/v1/campaigns/{id}/call-list", tag = "campaigns",
     security(("api_key" = [])),
     params(("id" = i64, Path, description = "Campaign id"), CallListParams),
@@ -911,9 +947,10 @@ pub async fn get_call_list(
             .is_some_and(|v| v.starts_with("text/csv")),
     };
     let campaign = campaign(&state, id).await?;
+    let feature_names = store::run_feature_names(&state.db, campaign.run_id).await?;
     let at = params.at.unwrap_or_else(Utc::now);
     if wants_csv {
-        return Ok(stream_call_list(state, campaign, at));
+        return Ok(stream_call_list(state, campaign, feature_names, at));
     }
     let (after, limit) = paging(params.after, params.limit)?;
     let rows = store::members_page(&state.db, id, "call", after, limit).await?;
@@ -926,7 +963,9 @@ pub async fn get_call_list(
         .map(|row| {
             let (zone, start, end) = window_key(&row, &campaign);
             let calling_window = windows.get(zone, start, end).clone();
+            let reasons = reasons_of(&row, &feature_names);
             CallListRow {
+                reasons,
                 position: row.position,
                 account_id: row.account_id,
                 probability: row.probability,
@@ -967,7 +1006,12 @@ fn paging(after: Option<i64>, limit: Option<i64>) -> Result<(i64, i64), ApiError
 
 /// Streams the whole call list as CSV from a database cursor: memory stays flat whatever the
 /// list's length. A failure midway cuts the body (the client sees a truncated transfer).
-fn stream_call_list(state: AppState, campaign: CampaignRow, at: DateTime<Utc>) -> Response {
+fn stream_call_list(
+    state: AppState,
+    campaign: CampaignRow,
+    feature_names: Vec<String>,
+    at: DateTime<Utc>,
+) -> Response {
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let file_name = format!(
         "attachment; filename=\"campaign-{}-call-list.csv\"",
@@ -982,7 +1026,8 @@ fn stream_call_list(state: AppState, campaign: CampaignRow, at: DateTime<Utc>) -
             match rows.try_next().await {
                 Ok(Some(row)) => {
                     let (zone, start, end) = window_key(&row, &campaign);
-                    push_csv_row(&mut chunk, &row, windows.csv_cells(zone, start, end));
+                    let window_cells = windows.csv_cells(zone, start, end);
+                    push_csv_row(&mut chunk, &row, window_cells, &feature_names);
                     if chunk.len() >= 1 << 16 {
                         let full = std::mem::replace(&mut chunk, String::with_capacity(1 << 17));
                         if sender.send(Ok(Bytes::from(full))).await.is_err() {
@@ -1107,6 +1152,8 @@ pub struct MemberResponse {
     /// first).
     pub holdout_bucket: f64,
     pub holdout_share: f64,
+    /// The account's reason codes as its scoring run kept them (empty: none kept).
+    pub reasons: Vec<Reason>,
 }
 
 /// Why one account was called, held out or skipped (scorer or viewer). 404 when the campaign's
@@ -1131,7 +1178,9 @@ pub async fn get_campaign_account(
                 "campaign {id} did not select account `{account_id}`"
             ))
         })?;
+    let feature_names = store::run_feature_names(&state.db, campaign.run_id).await?;
     Ok(Json(MemberResponse {
+        reasons: reasons_of(&row, &feature_names),
         campaign_id: id,
         holdout_bucket: holdout::bucket(&campaign.seed, &row.account_id),
         holdout_share: campaign.holdout_share,

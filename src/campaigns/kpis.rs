@@ -42,7 +42,8 @@ pub struct Tally {
     pub rpc_attempts: i64,
     /// Records with an accepted offer.
     pub converted: i64,
-    /// Agent time (by agent): the span of each agent's attempts per day, summed.
+    /// Agent time (by agent): per day the logged time supplied, else the span of the agent's
+    /// attempts; summed.
     pub agent_seconds: Option<f64>,
 }
 
@@ -60,8 +61,9 @@ pub struct KpiSet {
     pub attempts_per_record: Option<f64>,
     /// Records with an accepted offer / records with a right-party contact.
     pub conversion_per_rpc: Rate,
-    /// Agent hours (by agent and in total): the span from each agent's first attempt start to
-    /// last attempt end per UTC day, summed; `null` where it does not apply.
+    /// Agent hours (by agent and in total), per agent and UTC day: the logged time supplied
+    /// (`POST /v1/campaigns/{id}/agent-time`), else the span from the agent's first attempt
+    /// start to last attempt end; summed. `null` where it does not apply.
     pub agent_hours: Option<f64>,
     /// Right-party contacts (attempts) per agent hour.
     pub rpc_per_agent_hour: Option<f64>,

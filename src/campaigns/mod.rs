@@ -4,8 +4,10 @@
 //!
 //! `rules` names the suppression rules, `holdout` the sticky hash, `intervals` Wilson and
 //! Newcombe intervals, `kpis` the KPI arithmetic, `window` the local calling window (all pure);
-//! `store` holds the SQL (creation runs entirely in PostgreSQL), `handlers` the endpoints.
+//! `store` holds the SQL (creation runs entirely in PostgreSQL), `handlers` the endpoints
+//! (`agent_time` the logged-time upload).
 
+pub mod agent_time;
 pub mod handlers;
 pub mod holdout;
 pub mod intervals;
@@ -27,5 +29,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::get_exclusions))
         .routes(routes!(handlers::get_campaign_account))
         .routes(routes!(handlers::post_attempts))
+        .routes(routes!(agent_time::post_agent_time))
         .routes(routes!(handlers::get_campaign_kpis))
 }

@@ -300,8 +300,10 @@ pub async fn create_campaign(
                        WHEN {holdout} THEN 'holdout'
                        ELSE 'call' END,
                   ($4::text[])[f.rank], f.detail,
-                  l.customer, l.time_zone, l.window_start, l.window_end
+                  l.customer, l.time_zone, l.window_start, l.window_end,
+                  s.reason_features, s.reason_values, s.reason_contributions
            FROM (SELECT account_id, probability, decile,
+                        reason_features, reason_values, reason_contributions,
                         row_number() OVER (ORDER BY probability DESC, account_id COLLATE "C")
                           AS position
                  FROM account_scores
@@ -394,6 +396,44 @@ pub struct MemberRow {
     pub time_zone: Option<String>,
     pub window_start: Option<NaiveTime>,
     pub window_end: Option<NaiveTime>,
+    /// The run's reason codes for the account (see `scoring_runs.explain`): feature indexes
+    /// into the model's features, values (NaN: missing), contributions; NULL: none kept.
+    pub reason_features: Option<Vec<i16>>,
+    pub reason_values: Option<Vec<f64>>,
+    pub reason_contributions: Option<Vec<f64>>,
+}
+
+impl MemberRow {
+    /// The account's reason codes as `(feature name, value, contribution)`, best first.
+    pub fn reasons<'a>(
+        &'a self,
+        feature_names: &'a [String],
+    ) -> impl Iterator<Item = (&'a str, Option<f64>, f64)> + 'a {
+        let features = self.reason_features.as_deref().unwrap_or_default();
+        let values = self.reason_values.as_deref().unwrap_or_default();
+        let contributions = self.reason_contributions.as_deref().unwrap_or_default();
+        features.iter().zip(values).zip(contributions).map(
+            move |((&feature, &value), &contribution)| {
+                let name = usize::try_from(feature)
+                    .ok()
+                    .and_then(|i| feature_names.get(i))
+                    .map_or("?", String::as_str);
+                (name, (!value.is_nan()).then_some(value), contribution)
+            },
+        )
+    }
+}
+
+/// The names of the features of the model that scored a run, in the model's order.
+pub async fn run_feature_names(db: impl PgExecutor<'_>, run_id: i64) -> sqlx::Result<Vec<String>> {
+    let names = sqlx::query_scalar!(
+        "SELECT m.feature_names FROM scoring_runs r JOIN models m ON m.id = r.model_id
+         WHERE r.id = $1",
+        run_id
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(names.unwrap_or_default())
 }
 
 /// A page of members with one status, in call order, after `after` (a position).
@@ -407,7 +447,8 @@ pub async fn members_page(
     sqlx::query_as!(
         MemberRow,
         "SELECT account_id, probability, decile, position, status, rule, rule_detail, customer,
-                time_zone, window_start, window_end
+                time_zone, window_start, window_end, reason_features, reason_values,
+                reason_contributions
          FROM campaign_members
          WHERE campaign_id = $1 AND status = $2 AND position > $3
          ORDER BY position LIMIT $4",
@@ -429,7 +470,8 @@ pub fn members_stream<'a>(
     sqlx::query_as!(
         MemberRow,
         "SELECT account_id, probability, decile, position, status, rule, rule_detail, customer,
-                time_zone, window_start, window_end
+                time_zone, window_start, window_end, reason_features, reason_values,
+                reason_contributions
          FROM campaign_members
          WHERE campaign_id = $1 AND status = $2
          ORDER BY position",
@@ -448,7 +490,8 @@ pub async fn member(
     sqlx::query_as!(
         MemberRow,
         "SELECT account_id, probability, decile, position, status, rule, rule_detail, customer,
-                time_zone, window_start, window_end
+                time_zone, window_start, window_end, reason_features, reason_values,
+                reason_contributions
          FROM campaign_members WHERE campaign_id = $1 AND account_id = $2",
         campaign_id,
         account_id
@@ -600,24 +643,72 @@ pub async fn tally_by_decile(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<V
     .await
 }
 
-/// Records each agent attempted, with the agent's time: the span from the first attempt's
-/// start to the last attempt's end of each UTC day, summed.
+/// Records each agent attempted, with the agent's time per UTC day: the logged time supplied
+/// for that day (`campaign_agent_time`), else the span from the day's first attempt start to its
+/// last attempt end; summed over days. An agent with logged time and no attempt is listed with
+/// no records.
 pub async fn tally_by_agent(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Vec<TallyRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT r.agent AS key, count(*) AS records, count(*) AS processed, {SUMS},
-                max(t.seconds) AS agent_seconds
-         FROM (SELECT agent, account_id, {PER_RECORD} FROM campaign_attempts
-               WHERE campaign_id = $1 GROUP BY agent, account_id) r
-         JOIN (SELECT agent, sum(span)::float8 AS seconds
-               FROM (SELECT agent, extract(epoch FROM max(ended_at) - min(started_at)) AS span
+        "SELECT t.agent AS key, count(r.account_id) AS records, count(r.account_id) AS processed,
+                {SUMS}, max(t.seconds) AS agent_seconds
+         FROM (SELECT agent, sum(coalesce(l.logged_seconds, d.span))::float8 AS seconds
+               FROM (SELECT agent, (started_at AT TIME ZONE 'UTC')::date AS day,
+                            extract(epoch FROM max(ended_at) - min(started_at)) AS span
                      FROM campaign_attempts WHERE campaign_id = $1
-                     GROUP BY agent, (started_at AT TIME ZONE 'UTC')::date) d
-               GROUP BY agent) t USING (agent)
-         GROUP BY r.agent ORDER BY r.agent"
+                     GROUP BY 1, 2) d
+               FULL JOIN (SELECT agent, day, logged_seconds FROM campaign_agent_time
+                          WHERE campaign_id = $1) l USING (agent, day)
+               GROUP BY agent) t
+         LEFT JOIN (SELECT agent, account_id, {PER_RECORD} FROM campaign_attempts
+                    WHERE campaign_id = $1 GROUP BY agent, account_id) r USING (agent)
+         GROUP BY t.agent ORDER BY t.agent"
     )))
     .bind(id)
     .fetch_all(db)
     .await
+}
+
+/// One agent's logged time on one UTC day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentTime {
+    pub agent: String,
+    pub day: chrono::NaiveDate,
+    pub logged_seconds: f64,
+}
+
+/// Stores logged agent time; a day already stored for the agent is replaced (the last upload
+/// wins). Returns how many days were new and how many replaced.
+pub async fn upsert_agent_time(
+    conn: &mut PgConnection,
+    campaign_id: i64,
+    rows: &[AgentTime],
+) -> sqlx::Result<(u64, u64)> {
+    let agents: Vec<&str> = rows.iter().map(|r| r.agent.as_str()).collect();
+    let days: Vec<chrono::NaiveDate> = rows.iter().map(|r| r.day).collect();
+    let seconds: Vec<f64> = rows.iter().map(|r| r.logged_seconds).collect();
+    // Within one upload the last row of a day wins too.
+    let (inserted, replaced): (i64, i64) = sqlx::query_as(
+        "WITH incoming AS (
+           SELECT DISTINCT ON (agent, day) agent, day, logged_seconds
+           FROM unnest($2::text[], $3::date[], $4::float8[]) WITH ORDINALITY
+                AS u(agent, day, logged_seconds, seq)
+           ORDER BY agent, day, seq DESC),
+         written AS (
+           INSERT INTO campaign_agent_time (campaign_id, agent, day, logged_seconds)
+           SELECT $1, agent, day, logged_seconds FROM incoming
+           ON CONFLICT (campaign_id, agent, day)
+             DO UPDATE SET logged_seconds = excluded.logged_seconds, uploaded_at = now()
+           RETURNING (xmax = 0) AS inserted)
+         SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
+         FROM written",
+    )
+    .bind(campaign_id)
+    .bind(&agents)
+    .bind(&days)
+    .bind(&seconds)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((inserted as u64, replaced as u64))
 }
 
 /// Records attempted per hour of the customer's local day (the link's zone, else the

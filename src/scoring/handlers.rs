@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{
     features::{FeatureMap, UnknownFeatures, build_rows},
-    model::{ImportanceType, LoadedModel},
+    model::{ImportanceType, LoadedModel, top_reasons},
     registry::{RegistryError, decile_reference, parse_stored},
     store::{self, ModelRow},
 };
@@ -609,27 +609,23 @@ fn predict_and_explain(
     }
     let raw = model.predict_raw(rows).map_err(ApiError::internal)?;
     let contributions = model.contributions(rows).map_err(ApiError::internal)?;
+    let reasons = top_reasons(&contributions, rows, model.num_features(), explain);
     let width = model.num_features() + 1;
     let explanations = contributions
         .chunks_exact(width)
-        .zip(rows.chunks_exact(model.num_features()))
+        .zip(reasons)
         .zip(raw)
-        .map(|((contrib, row), raw_score)| {
-            let mut order: Vec<usize> = (0..model.num_features()).collect();
-            order.sort_by(|&a, &b| contrib[b].total_cmp(&contrib[a]));
-            Explanation {
-                raw_score,
-                bias: contrib[width - 1],
-                reasons: order
-                    .into_iter()
-                    .take(explain)
-                    .map(|i| Reason {
-                        feature: model.feature_names[i].clone(),
-                        value: (!row[i].is_nan()).then_some(row[i]),
-                        contribution: contrib[i],
-                    })
-                    .collect(),
-            }
+        .map(|((contrib, reasons), raw_score)| Explanation {
+            raw_score,
+            bias: contrib[width - 1],
+            reasons: reasons
+                .into_iter()
+                .map(|(i, value, contribution)| Reason {
+                    feature: model.feature_names[i].clone(),
+                    value: (!value.is_nan()).then_some(value),
+                    contribution,
+                })
+                .collect(),
         })
         .collect();
     Ok((probabilities, Some(explanations)))

@@ -518,3 +518,28 @@ impl LoadedModel {
             .map(|d| d.edges.decile(probability))
     }
 }
+
+/// Per row, the `k` features that pushed the score up most (largest TreeSHAP contribution
+/// first, ties in feature order) as `(feature index, value, contribution)`; a missing value is
+/// NaN. `contributions` holds `features + 1` values per row (the bias last), as
+/// [`LoadedModel::contributions`] returns them.
+pub fn top_reasons(
+    contributions: &[f64],
+    rows: &[f64],
+    features: usize,
+    k: usize,
+) -> Vec<Vec<(usize, f64, f64)>> {
+    contributions
+        .chunks_exact(features + 1)
+        .zip(rows.chunks_exact(features))
+        .map(|(contribution, row)| {
+            let mut order: Vec<usize> = (0..features).collect();
+            order.sort_by(|&a, &b| contribution[b].total_cmp(&contribution[a]));
+            order
+                .into_iter()
+                .take(k)
+                .map(|i| (i, row[i], contribution[i]))
+                .collect()
+        })
+        .collect()
+}

@@ -395,7 +395,7 @@ async fn a_campaign_selects_suppresses_by_service_holds_out_stickily_and_lists_w
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],
-        "position,account_id,probability,decile,customer,time_zone,window_start,window_end,open_now,next_window_start,next_window_end"
+        "position,account_id,probability,decile,customer,time_zone,window_start,window_end,open_now,next_window_start,next_window_end,reasons"
     );
     assert_eq!(lines.len(), to_call.len() + 1);
     let csv_ids: Vec<&str> = lines[1..]
@@ -423,7 +423,8 @@ async fn a_campaign_selects_suppresses_by_service_holds_out_stickily_and_lists_w
             "20:00",
             "true",
             "2026-03-23T12:00:00Z",
-            "2026-03-23T20:00:00Z"
+            "2026-03-23T20:00:00Z",
+            "" // reasons: the run kept none
         ]
     );
 
@@ -707,6 +708,112 @@ async fn attempts_give_rpc_kpis_and_incremental_conversion_against_the_holdout()
     assert_eq!(all["uplift"]["lower"].as_f64(), Some(want.lower));
     assert_eq!(all["uplift"]["upper"].as_f64(), Some(want.upper));
 
+    // Logged agent time replaces the span of the days it covers: ana logged 2 hours on the
+    // 23rd (JSON, then re-sent as seconds: replaced), carl 1 hour with no attempt (CSV).
+    let time_uri = format!("/v1/campaigns/{campaign_id}/agent-time");
+    let report = ok_json(
+        send_body(
+            &app,
+            Method::POST,
+            &time_uri,
+            "application/json",
+            json!({"agent_time": [{"agent": "ana", "date": "2026-03-23", "logged_hours": 2}]})
+                .to_string(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (report["inserted"].as_u64(), report["replaced"].as_u64()),
+        (Some(1), Some(0))
+    );
+    let report = ok_json(
+        send_body(
+            &app,
+            Method::POST,
+            &time_uri,
+            "text/csv",
+            "agent,date,logged_seconds\nana,2026-03-23,7200\ncarl,2026-03-23,3600\n".into(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (report["inserted"].as_u64(), report["replaced"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let problem = send_body(
+        &app,
+        Method::POST,
+        &time_uri,
+        "application/json",
+        json!([
+            {"agent": "ana", "date": "23/03/2026", "logged_hours": 25},
+            {"agent": "", "date": "2026-03-24", "logged_hours": 1, "logged_seconds": 3600},
+            {"agent": "bob", "date": "2026-03-24"}
+        ])
+        .to_string(),
+    )
+    .await
+    .problem(StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        common::strings(&problem["errors"], "field"),
+        [
+            "/agent_time/0/date",
+            "/agent_time/0/logged_hours",
+            "/agent_time/1/agent",
+            "/agent_time/1/logged_hours",
+            "/agent_time/2/logged_seconds"
+        ]
+    );
+    let problem = send_body(
+        &app,
+        Method::POST,
+        &time_uri,
+        "text/csv",
+        "agent,date,logged_seconds\nbob,2026-03-24,-5\n".into(),
+    )
+    .await
+    .problem(StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["errors"][0]["field"], "line 2: logged_seconds");
+    let kpis = ok_json(
+        app.get(
+            &format!("/v1/campaigns/{campaign_id}/kpis"),
+            Some(&app.keys.viewer),
+        )
+        .await,
+    )
+    .await;
+    // ana 2 h (logged), bob 1 h 20 min (his span), carl 1 h (logged, no attempt).
+    let agents = kpis["by_agent"].as_array().unwrap();
+    let hours: Vec<(&str, f64, i64)> = agents
+        .iter()
+        .map(|a| {
+            (
+                a["agent"].as_str().unwrap(),
+                a["agent_hours"].as_f64().unwrap(),
+                a["records"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        hours,
+        [
+            ("ana", 2.0, 2),
+            ("bob", 4800.0 / 3600.0, 3),
+            ("carl", 1.0, 0)
+        ]
+    );
+    assert_eq!(agents[0]["rpc_per_agent_hour"], 0.5);
+    assert_eq!(
+        kpis["totals"]["agent_hours"].as_f64(),
+        Some(15_600.0 / 3600.0)
+    );
+    assert_eq!(
+        kpis["totals"]["rpc_per_agent_hour"].as_f64(),
+        Some(2.0 / (15_600.0 / 3600.0))
+    );
+
     // Contact caps count attempts across campaigns: c(0) had 2 in the period.
     let capped = ok_json(
         app.post_json(
@@ -864,4 +971,162 @@ async fn bad_campaigns_are_refused_naming_the_field_and_create_nothing() {
     .problem(StatusCode::UNPROCESSABLE_ENTITY);
     let fields = common::strings(&problem["errors"], "field");
     assert_eq!(fields, ["line 2: customer", "line 2: time_zone"]);
+}
+
+/// The fixture's features of `account`, as `POST /v1/score` takes them (an empty cell is
+/// missing, so left out).
+fn fixture_features(account: &str) -> serde_json::Map<String, Value> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/scoring/batch/accounts.csv");
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let record = reader
+        .records()
+        .map(Result::unwrap)
+        .find(|r| &r[0] == account)
+        .unwrap();
+    header
+        .iter()
+        .zip(record.iter())
+        .skip(1)
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k.to_owned(), json!(v.parse::<f64>().unwrap())))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_run_that_keeps_reasons_gives_the_call_list_its_talking_points() {
+    let app = TestApp::with_demo_model().await;
+    let file = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/scoring/batch/accounts.csv"),
+    )
+    .unwrap();
+    // More reasons than the service keeps: refused, naming the parameter; no run made.
+    let problem = app
+        .post_file(
+            "/v1/scoring-runs?wait=true&explain=11",
+            Some(&app.keys.admin),
+            "accounts.csv",
+            &file,
+            None,
+        )
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["errors"][0]["field"], "explain");
+    let run = app
+        .upload_ok(
+            "/v1/scoring-runs?wait=true&explain=3",
+            "accounts.csv",
+            &file,
+        )
+        .await;
+    assert_eq!(
+        (run["status"].as_str(), run["explain"].as_i64()),
+        (Some("succeeded"), Some(3))
+    );
+    let created = ok_json(
+        app.post_json(
+            "/v1/campaigns",
+            Some(&app.keys.admin),
+            json!({"name": "talking points", "run_id": run["id"], "selection": {"top_n": 5},
+                   "holdout_share": 0, "as_of": AS_OF}),
+        )
+        .await,
+    )
+    .await;
+    let campaign_id = created["id"].as_i64().unwrap();
+    let page = ok_json(
+        app.get(
+            &format!("/v1/campaigns/{campaign_id}/call-list?limit=5"),
+            Some(&app.keys.viewer),
+        )
+        .await,
+    )
+    .await;
+    let rows = page["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 5);
+    for row in rows {
+        // The run's reasons are exactly what online scoring explains for the same features.
+        let account = row["account_id"].as_str().unwrap();
+        let scored = ok_json(
+            app.post_json(
+                "/v1/scores",
+                Some(&app.keys.scorer),
+                json!({"account_id": account, "features": fixture_features(account), "explain": 3}),
+            )
+            .await,
+        )
+        .await;
+        let online = &scored["scores"][0];
+        assert_eq!(row["probability"], online["probability"], "{account}");
+        assert_eq!(
+            row["reasons"], online["explanation"]["reasons"],
+            "{account}"
+        );
+        assert_eq!(row["reasons"].as_array().unwrap().len(), 3);
+    }
+    let member = ok_json(
+        app.get(
+            &format!(
+                "/v1/campaigns/{campaign_id}/accounts/{}",
+                rows[0]["account_id"].as_str().unwrap()
+            ),
+            Some(&app.keys.viewer),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(member["reasons"], rows[0]["reasons"]);
+
+    // CSV: one `reasons` cell, `feature=value (+contribution)` joined by `; `.
+    let csv = app
+        .get(
+            &format!("/v1/campaigns/{campaign_id}/call-list?format=csv"),
+            Some(&app.keys.viewer),
+        )
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    let text = String::from_utf8(csv.body.to_vec()).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    assert_eq!(reader.headers().unwrap().iter().next_back(), Some("reasons"));
+    let first = reader.records().next().unwrap().unwrap();
+    let want: Vec<String> = rows[0]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let value = r["value"]
+                .as_f64()
+                .map_or_else(|| "missing".to_owned(), |v| v.to_string());
+            format!(
+                "{}={value} ({:+.4})",
+                r["feature"].as_str().unwrap(),
+                r["contribution"].as_f64().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(first.iter().next_back(), Some(want.join("; ").as_str()));
+
+    // A run without reasons: the rows say so with an empty list, and an empty CSV cell.
+    let (plain_run, _) = scored_run(&app).await;
+    let plain = ok_json(
+        app.post_json(
+            "/v1/campaigns",
+            Some(&app.keys.admin),
+            json!({"name": "plain", "run_id": plain_run, "selection": {"top_n": 2},
+                   "holdout_share": 0, "as_of": AS_OF}),
+        )
+        .await,
+    )
+    .await;
+    let page = ok_json(
+        app.get(
+            &format!("/v1/campaigns/{}/call-list", plain["id"]),
+            Some(&app.keys.viewer),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(page["rows"][0]["reasons"], json!([]));
 }

@@ -671,6 +671,7 @@ async fn the_cli_scores_a_generated_gzip_population_and_stores_it() {
         &path,
         false,
         0,
+        2,
         model_path.to_str().unwrap(),
     )
     .await
@@ -689,6 +690,20 @@ async fn the_cli_scores_a_generated_gzip_population_and_stores_it() {
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["accounts_scored"], 5_000);
     assert_eq!(run["ignored_columns"], serde_json::json!(["target"]));
+    // `--explain 2`: every account kept two reasons, the larger contribution first.
+    assert_eq!(run["explain"], 2);
+    let kept: (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE cardinality(reason_features) = 2
+                                   AND cardinality(reason_values) = 2
+                                   AND reason_contributions[1] >= reason_contributions[2]),
+                count(*)
+         FROM account_scores WHERE run_id = $1",
+    )
+    .bind(run_id)
+    .fetch_one(&app.state.db)
+    .await
+    .unwrap();
+    assert_eq!(kept, (5_000, 5_000));
     // Every decile holds a tenth of the accounts (no ties in a continuous population).
     for decile in run["deciles"]["deciles"].as_array().unwrap() {
         assert_eq!(decile["accounts"], 500, "{decile}");

@@ -12,7 +12,7 @@ use sqlx::PgPool;
 
 use super::{
     handlers::spawn_progress_ticker,
-    pipeline::{self, Progress, RunRequest},
+    pipeline::{self, MAX_EXPLAIN, Progress, RunRequest},
     store,
 };
 use crate::scoring::{population, registry::ModelRegistry};
@@ -24,6 +24,7 @@ pub async fn score_batch(
     input: &Path,
     make_reference: bool,
     max_bad_rows: u64,
+    explain: usize,
     model_path: &str,
 ) -> anyhow::Result<()> {
     let registry = ModelRegistry::new();
@@ -38,6 +39,11 @@ pub async fn score_batch(
         .active()
         .context("no model is active: upload one (POST /v1/models) or set MODEL_PATH")?;
     anyhow::ensure!(input.exists(), "{} does not exist", input.display());
+    anyhow::ensure!(
+        explain <= MAX_EXPLAIN.min(model.num_features()),
+        "--explain {explain}: at most {} reason codes per account for this model",
+        MAX_EXPLAIN.min(model.num_features())
+    );
     let run_id = store::create_run(
         pool,
         model.id,
@@ -45,6 +51,7 @@ pub async fn score_batch(
         "cli",
         make_reference,
         max_bad_rows,
+        explain,
     )
     .await?;
     eprintln!(
@@ -84,6 +91,7 @@ pub async fn score_batch(
         input: input.to_path_buf(),
         max_bad_rows,
         make_reference,
+        explain,
     };
     let (report, failure) = pipeline::execute(pool, &registry, model, &request, progress).await;
     db_ticker.abort();

@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{
     latest::latest_scores_limit,
     outcomes::{self, OutcomesBody},
-    pipeline::{self, Progress, RunRequest, Timings},
+    pipeline::{self, MAX_EXPLAIN, Progress, RunRequest, Timings},
     store::{self, LatestScore as AccountScoreResponse, RunRow},
 };
 use crate::{
@@ -53,6 +53,8 @@ pub struct ScoringRunResponse {
     /// Whether a success makes the run its model's decile reference.
     pub make_reference: bool,
     pub max_bad_rows: i64,
+    /// Reason codes kept per account (0: none); campaign call lists show them.
+    pub explain: i16,
     /// Records read so far (good and bad).
     pub rows_read: i64,
     /// Accounts stored (0 until the run succeeds).
@@ -105,6 +107,7 @@ impl From<RunRow> for ScoringRunResponse {
             requested_by: row.requested_by,
             make_reference: row.make_reference,
             max_bad_rows: row.max_bad_rows,
+            explain: row.explain,
             rows_read: row.rows_read,
             accounts_scored: row.accounts_scored,
             bad_rows_count: row.bad_rows_count,
@@ -150,6 +153,11 @@ pub struct RunParams {
     /// Bad rows to skip; with more, the run fails and stores nothing.
     #[serde(default)]
     pub max_bad_rows: u64,
+    /// Keep each account's top `explain` reason codes (TreeSHAP contributions, as `POST
+    /// /v1/score` with `explain`), shown on campaign call lists as talking points. At most 10
+    /// and the model's feature count; 0 (default): none. Costs a SHAP evaluation per account.
+    #[serde(default)]
+    pub explain: usize,
     /// Answer when the run has finished instead of at once.
     #[serde(default)]
     pub wait: bool,
@@ -190,6 +198,19 @@ pub async fn post_scoring_runs(
     let model = state.models.active().ok_or_else(|| {
         ApiError::unavailable("no model is active: upload and activate one first", 5)
     })?;
+    let max_explain = MAX_EXPLAIN.min(model.num_features());
+    if params.explain > max_explain {
+        return Err(ApiError::validation(
+            "invalid explain",
+            vec![FieldError::new(
+                "explain",
+                format!(
+                    "at most {max_explain} reason codes per account for the active model, not {}",
+                    params.explain
+                ),
+            )],
+        ));
+    }
     // A file the model cannot read at all is refused now, not as a failed run later.
     let (checked_model, path) = (model.clone(), upload.path.to_path_buf());
     let header_problem =
@@ -209,6 +230,7 @@ pub async fn post_scoring_runs(
         &auth.principal.key_name,
         params.reference,
         params.max_bad_rows,
+        params.explain,
     )
     .await?;
     let request = RunRequest {
@@ -216,6 +238,7 @@ pub async fn post_scoring_runs(
         input: upload.path.to_path_buf(),
         max_bad_rows: params.max_bad_rows,
         make_reference: params.reference,
+        explain: params.explain,
     };
     let task_state = state.clone();
     let task = tokio::spawn(async move {

@@ -1,10 +1,11 @@
 //! A scoring run end to end, all or nothing:
 //!
 //! 1. **Score** (every core): one thread un-gzips the file and cuts it into chunks of whole
-//!    records; workers parse a chunk and predict it with the model; the collector puts chunks
-//!    back in file order, keeps each probability (8 bytes per account, to cut exact deciles)
-//!    and spills `(account id, probability)` to an anonymous temporary file. Features never
-//!    outlive their chunk, so memory does not grow with the file beyond those 8 bytes.
+//!    records; workers parse a chunk and predict it with the model (and, when the run keeps
+//!    reason codes, explain it); the collector puts chunks back in file order, keeps each
+//!    probability (8 bytes per account, to cut exact deciles) and spills `(account id,
+//!    probability, reasons)` to an anonymous temporary file. Features never outlive their
+//!    chunk, so memory does not grow with the file beyond those 8 bytes.
 //! 2. **Cut deciles** on all probabilities (`pd.qcut` rule).
 //! 3. **Store** in one transaction: COPY (binary format) the spilled scores with their deciles
 //!    into the run's own table, index it, attach it to `account_scores`, record the run (and,
@@ -37,7 +38,7 @@ use crate::{
     db::copy::BinaryRows,
     scoring::{
         deciles::{DecileEdges, DecileSummary},
-        model::{DecileReference, LoadedModel},
+        model::{DecileReference, LoadedModel, top_reasons},
         registry::ModelRegistry,
         store as model_store,
     },
@@ -46,6 +47,9 @@ use crate::{
 
 /// Bad rows listed in a run (all are counted).
 pub const LISTED_BAD_ROWS: usize = 100;
+
+/// Reason codes a run keeps per account, at most.
+pub const MAX_EXPLAIN: usize = 10;
 
 /// Size of the COPY messages sent to PostgreSQL.
 const COPY_MESSAGE_BYTES: usize = 1 << 20;
@@ -88,6 +92,9 @@ pub struct Timings {
     pub parse_s: f64,
     /// Predicting (all workers).
     pub predict_s: f64,
+    /// Computing reason codes (all workers; 0 when the run keeps none).
+    #[serde(default)]
+    pub explain_s: f64,
     /// Wall time of reading, parsing and predicting together.
     pub scoring_s: f64,
     /// Cutting the deciles and summarising them.
@@ -103,12 +110,13 @@ impl std::fmt::Display for Timings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{:.2} s total = scoring {:.2} s wall (thread time: read+gunzip {:.2} s, parse {:.2} s, predict {:.2} s) + deciles {:.2} s + store {:.2} s (COPY, index, attach, commit)",
+            "{:.2} s total = scoring {:.2} s wall (thread time: read+gunzip {:.2} s, parse {:.2} s, predict {:.2} s, explain {:.2} s) + deciles {:.2} s + store {:.2} s (COPY, index, attach, commit)",
             self.total_s,
             self.scoring_s,
             self.read_s,
             self.parse_s,
             self.predict_s,
+            self.explain_s,
             self.deciles_s,
             self.store_s
         )
@@ -156,6 +164,8 @@ pub struct RunRequest {
     pub max_bad_rows: u64,
     /// Make the run's edges the model's decile reference.
     pub make_reference: bool,
+    /// Reason codes kept per account (0: none), at most the model's feature count.
+    pub explain: usize,
 }
 
 /// Scores `path` with `model`, stores the scores and records the run, either way. Returns the
@@ -202,8 +212,9 @@ async fn run_phases(
     let path_owned = request.input.clone();
     let scoring_progress = progress.clone();
     let scoring_model = model.clone();
+    let explain = request.explain.min(model.num_features());
     let scored = tokio::task::spawn_blocking(move || {
-        score_file(&scoring_model, &path_owned, &scoring_progress)
+        score_file(&scoring_model, &path_owned, explain, &scoring_progress)
     })
     .await
     .map_err(|e| RunFailure::Predict(e.to_string()))?;
@@ -219,6 +230,7 @@ async fn run_phases(
     report.timings.read_s = scored.read_time.as_secs_f64();
     report.timings.parse_s = scored.parse_time.as_secs_f64();
     report.timings.predict_s = scored.predict_time.as_secs_f64();
+    report.timings.explain_s = scored.explain_time.as_secs_f64();
     report.timings.scoring_s = scoring_started.elapsed().as_secs_f64();
     if report.bad_rows_count > request.max_bad_rows {
         return Err(RunFailure::TooManyBadRows {
@@ -254,6 +266,7 @@ async fn run_phases(
         request.run_id,
         scored.spill,
         edges,
+        explain,
         &progress,
     )
     .await?;
@@ -335,23 +348,29 @@ fn result_row<'a>(report: &'a RunReport, error: Option<&'a str>) -> RunResult<'a
     }
 }
 
-/// Streams the spilled scores, with their deciles, into the run's table.
+/// Streams the spilled scores, with their deciles (and reasons), into the run's table.
 async fn copy_scores(
     conn: &mut sqlx::PgConnection,
     table: &str,
     run_id: i64,
     spill: File,
     edges: DecileEdges,
+    explain: usize,
     progress: &Progress,
 ) -> Result<(), RunFailure> {
+    let reason_columns = if explain > 0 {
+        ", reason_features, reason_values, reason_contributions"
+    } else {
+        ""
+    };
     let mut sink = conn
         .copy_in_raw(&format!(
-            "COPY {table} (run_id, account_id, probability, decile) FROM STDIN (FORMAT binary)"
+            "COPY {table} (run_id, account_id, probability, decile{reason_columns}) FROM STDIN (FORMAT binary)"
         ))
         .await?;
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<io::Result<(Vec<u8>, u64)>>(4);
     let formatter =
-        tokio::task::spawn_blocking(move || format_spill(spill, run_id, &edges, &sender));
+        tokio::task::spawn_blocking(move || format_spill(spill, run_id, &edges, explain, &sender));
     while let Some(message) = receiver.recv().await {
         let (bytes, rows) =
             message.map_err(|e| RunFailure::Input(format!("reading the spilled scores: {e}")))?;
@@ -370,6 +389,7 @@ fn format_spill(
     spill: File,
     run_id: i64,
     edges: &DecileEdges,
+    explain: usize,
     sender: &tokio::sync::mpsc::Sender<io::Result<(Vec<u8>, u64)>>,
 ) {
     let result = (|| -> io::Result<()> {
@@ -380,6 +400,7 @@ fn format_spill(
         let mut message = BinaryRows::with_header(capacity);
         let mut rows = 0;
         let mut id = Vec::new();
+        let mut reasons = vec![0u8; explain * SPILLED_REASON_BYTES];
         loop {
             let mut len = [0u8; 4];
             if reader.fill_buf()?.is_empty() {
@@ -391,11 +412,22 @@ fn format_spill(
             let mut probability = [0u8; 8];
             reader.read_exact(&mut probability)?;
             let probability = f64::from_le_bytes(probability);
-            message.start_row(4);
+            message.start_row(if explain > 0 { 7 } else { 4 });
             message.int8(run_id);
             message.text(&id);
             message.float8(probability);
             message.int2(i16::from(edges.decile(probability)));
+            if explain > 0 {
+                reader.read_exact(&mut reasons)?;
+                let spilled = || {
+                    reasons
+                        .chunks_exact(SPILLED_REASON_BYTES)
+                        .map(SpilledReason::read)
+                };
+                message.int2_array(spilled().map(|r| r.feature));
+                message.float8_array(spilled().map(|r| r.value));
+                message.float8_array(spilled().map(|r| r.contribution));
+            }
             rows += 1;
             if message.len() >= COPY_MESSAGE_BYTES {
                 let full = std::mem::replace(&mut message, BinaryRows::continuing(capacity));
@@ -420,19 +452,55 @@ struct Scored {
     bad_rows: Vec<BadRow>,
     bad_rows_count: u64,
     ignored_columns: Vec<String>,
-    /// `(u32 length, account id, f64 probability)` per account, in file order.
+    /// `(u32 length, account id, f64 probability, reasons)` per account, in file order.
     spill: File,
     /// Chunks collected, all in order.
     chunks: u64,
     read_time: Duration,
     parse_time: Duration,
     predict_time: Duration,
+    explain_time: Duration,
 }
 
-/// A parsed chunk with its probabilities.
+/// A parsed chunk with its probabilities and, when the run keeps them, `explain` reasons per
+/// account.
 struct ScoredChunk {
     parsed: ParsedChunk,
     probabilities: Vec<f64>,
+    reasons: Vec<SpilledReason>,
+}
+
+/// One reason code as spilled: the feature's index, its value (NaN: missing) and its
+/// contribution, little-endian.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct SpilledReason {
+    feature: i16,
+    value: f64,
+    contribution: f64,
+}
+
+const SPILLED_REASON_BYTES: usize = 2 + 8 + 8;
+
+impl SpilledReason {
+    fn write(&self, out: &mut impl Write) -> io::Result<()> {
+        out.write_all(&self.feature.to_le_bytes())?;
+        out.write_all(&self.value.to_le_bytes())?;
+        out.write_all(&self.contribution.to_le_bytes())
+    }
+
+    /// From `SPILLED_REASON_BYTES` bytes.
+    fn read(bytes: &[u8]) -> Self {
+        let f64_at = |at: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&bytes[at..at + 8]);
+            f64::from_le_bytes(b)
+        };
+        Self {
+            feature: i16::from_le_bytes([bytes[0], bytes[1]]),
+            value: f64_at(2),
+            contribution: f64_at(10),
+        }
+    }
 }
 
 /// Counts the bytes read from the file, for progress.
@@ -499,8 +567,13 @@ pub fn header_problem(model: &LoadedModel, path: &Path) -> Option<String> {
     checked.err().map(|failure| failure.to_string())
 }
 
-/// Phase 1: reads, parses and predicts the whole file on every core.
-fn score_file(model: &LoadedModel, path: &Path, progress: &Progress) -> Result<Scored, RunFailure> {
+/// Phase 1: reads, parses and predicts (and explains) the whole file on every core.
+fn score_file(
+    model: &LoadedModel,
+    path: &Path,
+    explain: usize,
+    progress: &Progress,
+) -> Result<Scored, RunFailure> {
     let (size, source) = open_input(path, &progress.bytes_read).map_err(unreadable)?;
     progress.total_bytes.store(size, Ordering::Relaxed);
     let mut chunks = ChunkReader::new(source);
@@ -544,7 +617,7 @@ fn score_file(model: &LoadedModel, path: &Path, progress: &Progress) -> Result<S
                 let done_sender = done_sender.clone();
                 let (columns, chunk_receiver) = (&columns, &chunk_receiver);
                 scope.spawn(move || {
-                    score_chunks(model, columns, chunk_receiver, &done_sender, abort)
+                    score_chunks(model, columns, explain, chunk_receiver, &done_sender, abort)
                 })
             })
             .collect();
@@ -564,13 +637,14 @@ fn score_file(model: &LoadedModel, path: &Path, progress: &Progress) -> Result<S
         }
         let thread_failed = || RunFailure::Predict("a scoring thread failed".into());
         let read_result = reader.join().map_err(|_| thread_failed())?;
-        let (mut parse_time, mut predict_time) = (Duration::ZERO, Duration::ZERO);
+        let mut times = WorkerTimes::default();
         let mut workers_failed = false;
         for handle in worker_handles {
             match handle.join() {
-                Ok((parse, predict)) => {
-                    parse_time += parse;
-                    predict_time += predict;
+                Ok(worker) => {
+                    times.parse += worker.parse;
+                    times.predict += worker.predict;
+                    times.explain += worker.explain;
                 }
                 Err(_) => workers_failed = true,
             }
@@ -585,22 +659,31 @@ fn score_file(model: &LoadedModel, path: &Path, progress: &Progress) -> Result<S
         }
         scored.ignored_columns = columns.ignored.clone();
         scored.read_time = read_time;
-        scored.parse_time = parse_time;
-        scored.predict_time = predict_time;
+        scored.parse_time = times.parse;
+        scored.predict_time = times.predict;
+        scored.explain_time = times.explain;
         Ok(scored)
     })
 }
 
-/// A worker: parses and predicts chunks until the reader is done. Returns its parse and
-/// predict time.
+/// Thread time a worker spent per part.
+#[derive(Debug, Default)]
+struct WorkerTimes {
+    parse: Duration,
+    predict: Duration,
+    explain: Duration,
+}
+
+/// A worker: parses, predicts and explains chunks until the reader is done.
 fn score_chunks(
     model: &LoadedModel,
     columns: &Columns,
+    explain: usize,
     chunks: &Mutex<mpsc::Receiver<Chunk>>,
     done: &mpsc::SyncSender<Result<ScoredChunk, String>>,
     abort: &AtomicBool,
-) -> (Duration, Duration) {
-    let (mut parse_time, mut predict_time) = (Duration::ZERO, Duration::ZERO);
+) -> WorkerTimes {
+    let mut times = WorkerTimes::default();
     loop {
         let next = chunks.lock().unwrap_or_else(PoisonError::into_inner).recv();
         let Ok(chunk) = next else { break };
@@ -612,22 +695,57 @@ fn score_chunks(
         let parsed = parse_chunk(columns, &chunk);
         drop(chunk);
         let parsed_at = Instant::now();
-        parse_time += parsed_at - started;
+        times.parse += parsed_at - started;
         let result = if parsed.is_empty() {
             Ok(Vec::new())
         } else {
             model.predict(&parsed.features).map_err(|e| e.to_string())
         };
-        predict_time += parsed_at.elapsed();
-        let message = result.map(|probabilities| ScoredChunk {
-            parsed,
-            probabilities,
+        let predicted_at = Instant::now();
+        times.predict += predicted_at - parsed_at;
+        let reasons = if explain > 0 && !parsed.is_empty() && result.is_ok() {
+            explain_chunk(model, &parsed.features, explain)
+        } else {
+            Ok(Vec::new())
+        };
+        times.explain += predicted_at.elapsed();
+        let message = result.and_then(|probabilities| {
+            Ok(ScoredChunk {
+                parsed,
+                probabilities,
+                reasons: reasons?,
+            })
         });
         if done.send(message).is_err() {
             abort.store(true, Ordering::Relaxed);
         }
     }
-    (parse_time, predict_time)
+    times
+}
+
+/// The top `explain` reasons of every row, flattened.
+fn explain_chunk(
+    model: &LoadedModel,
+    rows: &[f64],
+    explain: usize,
+) -> Result<Vec<SpilledReason>, String> {
+    let contributions = model.contributions(rows).map_err(|e| e.to_string())?;
+    top_reasons(&contributions, rows, model.num_features(), explain)
+        .into_iter()
+        .flatten()
+        .map(|(feature, value, contribution)| {
+            Ok(SpilledReason {
+                feature: i16::try_from(feature).map_err(|_| {
+                    format!(
+                        "reason codes are kept for models of at most 32,767 features, not {}",
+                        feature + 1
+                    )
+                })?,
+                value,
+                contribution,
+            })
+        })
+        .collect()
 }
 
 /// Puts scored chunks back in file order, keeps the probabilities, spills the scores and
@@ -659,17 +777,27 @@ fn collect(
             let ScoredChunk {
                 mut parsed,
                 probabilities: chunk_probabilities,
+                reasons,
             } = chunk;
+            let per_account = reasons.len() / chunk_probabilities.len().max(1);
             records += parsed.records;
             progress.rows.fetch_add(parsed.records, Ordering::Relaxed);
             bad_rows_count += parsed.bad_rows.len() as u64;
             let room = LISTED_BAD_ROWS.saturating_sub(bad_rows.len());
             bad_rows.extend(parsed.bad_rows.drain(..).take(room));
-            for (id, &probability) in parsed.account_ids().zip(&chunk_probabilities) {
+            for (k, (id, &probability)) in
+                parsed.account_ids().zip(&chunk_probabilities).enumerate()
+            {
+                let account_reasons = &reasons[k * per_account..(k + 1) * per_account];
                 let written = spill
                     .write_all(&(id.len() as u32).to_le_bytes())
                     .and_then(|()| spill.write_all(id.as_bytes()))
-                    .and_then(|()| spill.write_all(&probability.to_le_bytes()));
+                    .and_then(|()| spill.write_all(&probability.to_le_bytes()))
+                    .and_then(|()| {
+                        account_reasons
+                            .iter()
+                            .try_for_each(|reason| reason.write(&mut spill))
+                    });
                 if let Err(error) = written {
                     abort.store(true, Ordering::Relaxed);
                     return Err(spill_error(error));
@@ -691,5 +819,6 @@ fn collect(
         read_time: Duration::ZERO,
         parse_time: Duration::ZERO,
         predict_time: Duration::ZERO,
+        explain_time: Duration::ZERO,
     })
 }

@@ -14,6 +14,7 @@ pub struct RunRow {
     pub requested_by: String,
     pub make_reference: bool,
     pub max_bad_rows: i64,
+    pub explain: i16,
     pub rows_read: i64,
     pub progress: f64,
     pub accounts_scored: i64,
@@ -37,15 +38,17 @@ pub async fn create_run(
     requested_by: &str,
     make_reference: bool,
     max_bad_rows: u64,
+    explain: usize,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar!(
-        "INSERT INTO scoring_runs (model_id, source, status, requested_by, make_reference, max_bad_rows, owner)
-         VALUES ($1, $2, 'running', $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO scoring_runs (model_id, source, status, requested_by, make_reference, max_bad_rows, explain, owner)
+         VALUES ($1, $2, 'running', $3, $4, $5, $6, $7) RETURNING id",
         model_id,
         source,
         requested_by,
         make_reference,
         i64::try_from(max_bad_rows).unwrap_or(i64::MAX),
+        i16::try_from(explain).unwrap_or(i16::MAX),
         crate::replica::id()
     )
     .fetch_one(db)
@@ -152,7 +155,7 @@ pub async fn get_run(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Ru
     sqlx::query_as!(
         RunRow,
         r#"SELECT id, model_id, source, status, phase, requested_by, make_reference, max_bad_rows,
-                  rows_read, progress, accounts_scored, bad_rows_count, bad_rows, ignored_columns,
+                  explain, rows_read, progress, accounts_scored, bad_rows_count, bad_rows, ignored_columns,
                   decile_edges, decile_degenerate, decile_counts,
                   decile_mean_probability AS "decile_mean_probability: Vec<Option<f64>>",
                   timings, error, started_at, finished_at
@@ -167,7 +170,7 @@ pub async fn list_runs(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<Vec<
     sqlx::query_as!(
         RunRow,
         r#"SELECT id, model_id, source, status, phase, requested_by, make_reference, max_bad_rows,
-                  rows_read, progress, accounts_scored, bad_rows_count, bad_rows, ignored_columns,
+                  explain, rows_read, progress, accounts_scored, bad_rows_count, bad_rows, ignored_columns,
                   decile_edges, decile_degenerate, decile_counts,
                   decile_mean_probability AS "decile_mean_probability: Vec<Option<f64>>",
                   timings, error, started_at, finished_at
