@@ -58,9 +58,9 @@ async fn load(pool: &PgPool, accounts: usize, cases: usize) {
         format!(
             "INSERT INTO account_scores_run_1
              SELECT 1, 'ACC' || lpad(i::text, 8, '0'), p, least(10, 1 + floor((1 - p) * 10))::smallint,
-                    ARRAY[i % 64, (i * 7) % 64, (i * 13) % 64]::smallint[],
-                    ARRAY[p * 10, (i % 5)::float8, 'NaN'::float8],
-                    ARRAY[0.9 * p, 0.5 * p, 0.1 * p]
+                    int2send((i % 64)::int2) || float8send(p * 10) || float8send(0.9 * p)
+                    || int2send(((i * 7) % 64)::int2) || float8send((i % 5)::float8) || float8send(0.5 * p)
+                    || int2send(((i * 13) % 64)::int2) || float8send('NaN') || float8send(0.1 * p)
              FROM (SELECT i, (hashint8(i) & 2147483647)::float8 / 2147483648.0 AS p
                    FROM generate_series(1, {accounts}::bigint) i) s"
         ),

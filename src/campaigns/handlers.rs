@@ -860,21 +860,40 @@ fn reasons_of(row: &MemberRow, feature_names: &[String]) -> Vec<Reason> {
         .collect()
 }
 
-/// A member's reason codes as one CSV cell: `feature=value (+contribution)` joined by `; `,
-/// a missing value written `missing`.
-fn reasons_cell(row: &MemberRow, feature_names: &[String]) -> String {
+/// A member's reason codes as one CSV cell, into `cell`: `feature=value (+contribution)`
+/// joined by `; `, a missing value written `missing`, the contribution to 4 decimals.
+fn write_reasons_cell(cell: &mut String, row: &MemberRow, feature_names: &[String]) {
     use std::fmt::Write;
-    let mut cell = String::new();
+    cell.clear();
     for (k, (feature, value, contribution)) in row.reasons(feature_names).enumerate() {
         if k > 0 {
             cell.push_str("; ");
         }
+        cell.push_str(feature);
+        cell.push('=');
         let _ = match value {
-            Some(value) => write!(cell, "{feature}={value} ({contribution:+.4})"),
-            None => write!(cell, "{feature}=missing ({contribution:+.4})"),
+            Some(value) => write!(cell, "{value}"),
+            None => write!(cell, "missing"),
         };
+        cell.push_str(" (");
+        push_signed_4_decimals(cell, contribution);
+        cell.push(')');
     }
-    cell
+}
+
+/// `format!("{:+.4}", x)`, without the exact-decimal machinery the formatter uses for a
+/// precision (a call list writes millions): the value rounded to 4 decimals, half away from
+/// zero, which differs from it only on exact decimal ties.
+fn push_signed_4_decimals(out: &mut String, x: f64) {
+    use std::fmt::Write;
+    let scaled = (x.abs() * 1e4).round();
+    if !scaled.is_finite() || scaled >= 1e15 {
+        let _ = write!(out, "{x:+.4}");
+        return;
+    }
+    let units = scaled as u64;
+    out.push(if x.is_sign_negative() { '-' } else { '+' });
+    let _ = write!(out, "{}.{:04}", units / 10_000, units % 10_000);
 }
 
 /// The zone and hours of a row's calling window: the link's, else the campaign's.
@@ -889,7 +908,13 @@ fn window_key<'r>(
     }
 }
 
-fn push_csv_row(out: &mut String, row: &MemberRow, window_cells: &str, feature_names: &[String]) {
+fn push_csv_row(
+    out: &mut String,
+    row: &MemberRow,
+    window_cells: &str,
+    feature_names: &[String],
+    reasons_cell: &mut String,
+) {
     use std::fmt::Write;
     let _ = write!(out, "{},", row.position);
     out.push_str(&csv_quoted(&row.account_id));
@@ -900,8 +925,9 @@ fn push_csv_row(out: &mut String, row: &MemberRow, window_cells: &str, feature_n
     out.push(',');
     out.push_str(window_cells);
     out.push(',');
-    if row.reason_features.is_some() {
-        out.push_str(&csv_quoted(&reasons_cell(row, feature_names)));
+    if row.reasons.is_some() {
+        write_reasons_cell(reasons_cell, row, feature_names);
+        out.push_str(&csv_quoted(reasons_cell));
     }
     out.push('\n');
 }
@@ -1019,6 +1045,7 @@ fn stream_call_list(
     );
     tokio::spawn(async move {
         let mut windows = Windows::at(at);
+        let mut reasons_cell = String::new();
         let mut chunk = String::with_capacity(1 << 17);
         chunk.push_str(CSV_HEADER);
         let mut rows = store::members_stream(&state.db, campaign.id, "call");
@@ -1027,7 +1054,13 @@ fn stream_call_list(
                 Ok(Some(row)) => {
                     let (zone, start, end) = window_key(&row, &campaign);
                     let window_cells = windows.csv_cells(zone, start, end);
-                    push_csv_row(&mut chunk, &row, window_cells, &feature_names);
+                    push_csv_row(
+                        &mut chunk,
+                        &row,
+                        window_cells,
+                        &feature_names,
+                        &mut reasons_cell,
+                    );
                     if chunk.len() >= 1 << 16 {
                         let full = std::mem::replace(&mut chunk, String::with_capacity(1 << 17));
                         if sender.send(Ok(Bytes::from(full))).await.is_err() {
@@ -1582,4 +1615,34 @@ pub async fn get_campaign_kpis(
             .collect(),
         incremental,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contributions_are_written_as_the_formatter_writes_them() {
+        for x in [
+            0.0,
+            -0.0,
+            0.99734,
+            -0.99734,
+            0.00004,
+            0.00006,
+            -0.00006,
+            12.5,
+            1234.56789,
+            3e-9,
+            -7.123456789,
+            0.1 + 0.2,
+            1e20,
+            f64::NAN,
+            f64::INFINITY,
+        ] {
+            let mut out = String::new();
+            push_signed_4_decimals(&mut out, x);
+            assert_eq!(out, format!("{x:+.4}"), "{x}");
+        }
+    }
 }

@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveTime, Utc};
 use sqlx::{PgConnection, PgExecutor, PgPool};
 
 use super::{holdout, rules::Rule};
+use crate::scoring::reasons::PackedReason;
 
 /// One link as uploaded.
 #[derive(Debug, Clone, PartialEq)]
@@ -178,6 +179,8 @@ pub async fn create_campaign(
     for setting in [
         "SET LOCAL work_mem = '256MB'",
         "SET LOCAL maintenance_work_mem = '512MB'",
+        // Compiling the big statement costs more than it saves here.
+        "SET LOCAL jit = off",
     ] {
         sqlx::query(setting).execute(&mut *conn).await?;
     }
@@ -300,10 +303,8 @@ pub async fn create_campaign(
                        WHEN {holdout} THEN 'holdout'
                        ELSE 'call' END,
                   ($4::text[])[f.rank], f.detail,
-                  l.customer, l.time_zone, l.window_start, l.window_end,
-                  s.reason_features, s.reason_values, s.reason_contributions
-           FROM (SELECT account_id, probability, decile,
-                        reason_features, reason_values, reason_contributions,
+                  l.customer, l.time_zone, l.window_start, l.window_end, s.reasons
+           FROM (SELECT account_id, probability, decile, reasons,
                         row_number() OVER (ORDER BY probability DESC, account_id COLLATE "C")
                           AS position
                  FROM account_scores
@@ -334,7 +335,7 @@ pub async fn create_campaign(
     }
     for statement in [
         format!(r#"CREATE INDEX {table}_account ON {table} (account_id)"#),
-        format!("CREATE INDEX {table}_order ON {table} (status, position)"),
+        format!("CREATE INDEX {table}_position ON {table} (position)"),
         format!("ALTER TABLE campaign_members ATTACH PARTITION {table} FOR VALUES IN ({id})"),
     ] {
         sqlx::query(sqlx::AssertSqlSafe(statement))
@@ -396,11 +397,9 @@ pub struct MemberRow {
     pub time_zone: Option<String>,
     pub window_start: Option<NaiveTime>,
     pub window_end: Option<NaiveTime>,
-    /// The run's reason codes for the account (see `scoring_runs.explain`): feature indexes
-    /// into the model's features, values (NaN: missing), contributions; NULL: none kept.
-    pub reason_features: Option<Vec<i16>>,
-    pub reason_values: Option<Vec<f64>>,
-    pub reason_contributions: Option<Vec<f64>>,
+    /// The run's reason codes for the account, packed (see `scoring::reasons`); NULL: the
+    /// run kept none.
+    pub reasons: Option<Vec<u8>>,
 }
 
 impl MemberRow {
@@ -409,18 +408,17 @@ impl MemberRow {
         &'a self,
         feature_names: &'a [String],
     ) -> impl Iterator<Item = (&'a str, Option<f64>, f64)> + 'a {
-        let features = self.reason_features.as_deref().unwrap_or_default();
-        let values = self.reason_values.as_deref().unwrap_or_default();
-        let contributions = self.reason_contributions.as_deref().unwrap_or_default();
-        features.iter().zip(values).zip(contributions).map(
-            move |((&feature, &value), &contribution)| {
-                let name = usize::try_from(feature)
-                    .ok()
-                    .and_then(|i| feature_names.get(i))
-                    .map_or("?", String::as_str);
-                (name, (!value.is_nan()).then_some(value), contribution)
-            },
-        )
+        PackedReason::unpack(self.reasons.as_deref().unwrap_or_default()).map(move |reason| {
+            let name = usize::try_from(reason.feature)
+                .ok()
+                .and_then(|i| feature_names.get(i))
+                .map_or("?", String::as_str);
+            (
+                name,
+                (!reason.value.is_nan()).then_some(reason.value),
+                reason.contribution,
+            )
+        })
     }
 }
 
@@ -447,8 +445,7 @@ pub async fn members_page(
     sqlx::query_as!(
         MemberRow,
         "SELECT account_id, probability, decile, position, status, rule, rule_detail, customer,
-                time_zone, window_start, window_end, reason_features, reason_values,
-                reason_contributions
+                time_zone, window_start, window_end, reasons
          FROM campaign_members
          WHERE campaign_id = $1 AND status = $2 AND position > $3
          ORDER BY position LIMIT $4",
@@ -470,8 +467,7 @@ pub fn members_stream<'a>(
     sqlx::query_as!(
         MemberRow,
         "SELECT account_id, probability, decile, position, status, rule, rule_detail, customer,
-                time_zone, window_start, window_end, reason_features, reason_values,
-                reason_contributions
+                time_zone, window_start, window_end, reasons
          FROM campaign_members
          WHERE campaign_id = $1 AND status = $2
          ORDER BY position",
@@ -490,8 +486,7 @@ pub async fn member(
     sqlx::query_as!(
         MemberRow,
         "SELECT account_id, probability, decile, position, status, rule, rule_detail, customer,
-                time_zone, window_start, window_end, reason_features, reason_values,
-                reason_contributions
+                time_zone, window_start, window_end, reasons
          FROM campaign_members WHERE campaign_id = $1 AND account_id = $2",
         campaign_id,
         account_id

@@ -14,6 +14,7 @@ pub mod handlers;
 pub mod model;
 pub mod native;
 pub mod population;
+pub mod reasons;
 pub mod reference;
 pub mod registry;
 pub mod runs;

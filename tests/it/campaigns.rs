@@ -1089,7 +1089,10 @@ async fn a_run_that_keeps_reasons_gives_the_call_list_its_talking_points() {
     assert_eq!(csv.status, StatusCode::OK);
     let text = String::from_utf8(csv.body.to_vec()).unwrap();
     let mut reader = csv::Reader::from_reader(text.as_bytes());
-    assert_eq!(reader.headers().unwrap().iter().next_back(), Some("reasons"));
+    assert_eq!(
+        reader.headers().unwrap().iter().next_back(),
+        Some("reasons")
+    );
     let first = reader.records().next().unwrap().unwrap();
     let want: Vec<String> = rows[0]["reasons"]
         .as_array()

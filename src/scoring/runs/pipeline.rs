@@ -39,6 +39,7 @@ use crate::{
     scoring::{
         deciles::{DecileEdges, DecileSummary},
         model::{DecileReference, LoadedModel, top_reasons},
+        reasons::{PACKED_REASON_BYTES, PackedReason},
         registry::ModelRegistry,
         store as model_store,
     },
@@ -358,11 +359,7 @@ async fn copy_scores(
     explain: usize,
     progress: &Progress,
 ) -> Result<(), RunFailure> {
-    let reason_columns = if explain > 0 {
-        ", reason_features, reason_values, reason_contributions"
-    } else {
-        ""
-    };
+    let reason_columns = if explain > 0 { ", reasons" } else { "" };
     let mut sink = conn
         .copy_in_raw(&format!(
             "COPY {table} (run_id, account_id, probability, decile{reason_columns}) FROM STDIN (FORMAT binary)"
@@ -400,7 +397,7 @@ fn format_spill(
         let mut message = BinaryRows::with_header(capacity);
         let mut rows = 0;
         let mut id = Vec::new();
-        let mut reasons = vec![0u8; explain * SPILLED_REASON_BYTES];
+        let mut reasons = vec![0u8; explain * PACKED_REASON_BYTES];
         loop {
             let mut len = [0u8; 4];
             if reader.fill_buf()?.is_empty() {
@@ -412,21 +409,15 @@ fn format_spill(
             let mut probability = [0u8; 8];
             reader.read_exact(&mut probability)?;
             let probability = f64::from_le_bytes(probability);
-            message.start_row(if explain > 0 { 7 } else { 4 });
+            message.start_row(if explain > 0 { 5 } else { 4 });
             message.int8(run_id);
             message.text(&id);
             message.float8(probability);
             message.int2(i16::from(edges.decile(probability)));
             if explain > 0 {
+                // Spilled packed, stored as is.
                 reader.read_exact(&mut reasons)?;
-                let spilled = || {
-                    reasons
-                        .chunks_exact(SPILLED_REASON_BYTES)
-                        .map(SpilledReason::read)
-                };
-                message.int2_array(spilled().map(|r| r.feature));
-                message.float8_array(spilled().map(|r| r.value));
-                message.float8_array(spilled().map(|r| r.contribution));
+                message.bytea(&reasons);
             }
             rows += 1;
             if message.len() >= COPY_MESSAGE_BYTES {
@@ -452,7 +443,7 @@ struct Scored {
     bad_rows: Vec<BadRow>,
     bad_rows_count: u64,
     ignored_columns: Vec<String>,
-    /// `(u32 length, account id, f64 probability, reasons)` per account, in file order.
+    /// `(u32 length, account id, f64 probability, packed reasons)` per account, in file order.
     spill: File,
     /// Chunks collected, all in order.
     chunks: u64,
@@ -467,40 +458,7 @@ struct Scored {
 struct ScoredChunk {
     parsed: ParsedChunk,
     probabilities: Vec<f64>,
-    reasons: Vec<SpilledReason>,
-}
-
-/// One reason code as spilled: the feature's index, its value (NaN: missing) and its
-/// contribution, little-endian.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct SpilledReason {
-    feature: i16,
-    value: f64,
-    contribution: f64,
-}
-
-const SPILLED_REASON_BYTES: usize = 2 + 8 + 8;
-
-impl SpilledReason {
-    fn write(&self, out: &mut impl Write) -> io::Result<()> {
-        out.write_all(&self.feature.to_le_bytes())?;
-        out.write_all(&self.value.to_le_bytes())?;
-        out.write_all(&self.contribution.to_le_bytes())
-    }
-
-    /// From `SPILLED_REASON_BYTES` bytes.
-    fn read(bytes: &[u8]) -> Self {
-        let f64_at = |at: usize| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&bytes[at..at + 8]);
-            f64::from_le_bytes(b)
-        };
-        Self {
-            feature: i16::from_le_bytes([bytes[0], bytes[1]]),
-            value: f64_at(2),
-            contribution: f64_at(10),
-        }
-    }
+    reasons: Vec<PackedReason>,
 }
 
 /// Counts the bytes read from the file, for progress.
@@ -728,13 +686,13 @@ fn explain_chunk(
     model: &LoadedModel,
     rows: &[f64],
     explain: usize,
-) -> Result<Vec<SpilledReason>, String> {
+) -> Result<Vec<PackedReason>, String> {
     let contributions = model.contributions(rows).map_err(|e| e.to_string())?;
     top_reasons(&contributions, rows, model.num_features(), explain)
         .into_iter()
         .flatten()
         .map(|(feature, value, contribution)| {
-            Ok(SpilledReason {
+            Ok(PackedReason {
                 feature: i16::try_from(feature).map_err(|_| {
                     format!(
                         "reason codes are kept for models of at most 32,767 features, not {}",
@@ -780,6 +738,7 @@ fn collect(
                 reasons,
             } = chunk;
             let per_account = reasons.len() / chunk_probabilities.len().max(1);
+            let mut packed = Vec::with_capacity(per_account * PACKED_REASON_BYTES);
             records += parsed.records;
             progress.rows.fetch_add(parsed.records, Ordering::Relaxed);
             bad_rows_count += parsed.bad_rows.len() as u64;
@@ -794,9 +753,9 @@ fn collect(
                     .and_then(|()| spill.write_all(id.as_bytes()))
                     .and_then(|()| spill.write_all(&probability.to_le_bytes()))
                     .and_then(|()| {
-                        account_reasons
-                            .iter()
-                            .try_for_each(|reason| reason.write(&mut spill))
+                        packed.clear();
+                        account_reasons.iter().for_each(|r| r.pack(&mut packed));
+                        spill.write_all(&packed)
                     });
                 if let Err(error) = written {
                     abort.store(true, Ordering::Relaxed);
