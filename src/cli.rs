@@ -99,7 +99,8 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         max_bad_rows: u64,
         /// Keep each account's top N reason codes (TreeSHAP), for campaign call lists (at most
-        /// 10; 0: none). Costs a SHAP evaluation per account.
+        /// 10; 0: none). Expensive: a TreeSHAP evaluation per account (about 5 ms per account
+        /// per core for the 500-tree demo model).
         #[arg(long, default_value_t = 0)]
         explain: usize,
         /// Registered and activated first when no model is active.
