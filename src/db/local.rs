@@ -204,8 +204,23 @@ impl LocalCluster {
         tracing::info!(port = self.port, dir = %self.data_dir.display(), "starting the private PostgreSQL cluster");
         let data_dir = self.data_dir_arg()?;
         let log = format!("{data_dir}/server.log");
+        // The port asked for now, not the one written into the configuration at initdb: a
+        // cluster made under another LOCAL_PG_PORT (the tests take a free one under CI) would
+        // otherwise come up where nobody looks for it.
+        let port_option = format!("-p {}", self.port);
         let out = pg_command(bin, "pg_ctl", run_as)
-            .args(["-D", &data_dir, "-l", &log, "-w", "-t", "60", "start"])
+            .args([
+                "-D",
+                &data_dir,
+                "-l",
+                &log,
+                "-o",
+                &port_option,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ])
             .output()
             .context("cannot run pg_ctl")?;
         check(&out, "pg_ctl start").with_context(|| {
