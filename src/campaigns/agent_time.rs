@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::{
     handlers::{
-        bad_rows, campaign, csv_records, is_json, read_body, require_columns, text_problem,
+        campaign, csv_upload, is_json, json_upload, read_body, text_problem, validate_upload,
     },
     store::{self, AgentTime},
 };
@@ -17,7 +17,7 @@ use crate::{
     auth::{AdminAccess, Authorized},
     http::error::{ApiError, Json, Path, Problem},
     state::AppState,
-    validation::{BadRow, FieldError},
+    validation::FieldError,
 };
 
 /// One agent's logged time on one day. Give `logged_seconds` or `logged_hours`.
@@ -148,53 +148,31 @@ pub async fn post_agent_time(
 ) -> Result<Json<AgentTimeReport>, ApiError> {
     campaign(&state, id).await?;
     let bytes = read_body(&state, body).await?;
-    let mut rows = Vec::new();
-    let mut bad = Vec::new();
-    if is_json(&headers) {
-        let parsed: AgentTimeBody = serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError::validation(
-                "the body is not a logged-time document",
-                vec![FieldError::new("body", e.to_string())],
-            )
-        })?;
-        let items = match parsed {
-            AgentTimeBody::Wrapped { agent_time } | AgentTimeBody::Bare(agent_time) => agent_time,
-        };
-        for (i, item) in items.into_iter().enumerate() {
-            match validate(item, &|f| format!("/agent_time/{i}/{f}")) {
-                Ok(row) => rows.push(row),
-                Err(errors) => bad.push(BadRow {
-                    line: i as u64 + 1,
-                    errors,
-                }),
-            }
-        }
+    let upload = if is_json(&headers) {
+        json_upload(
+            &bytes,
+            "a logged-time document",
+            "/agent_time",
+            |body| match body {
+                AgentTimeBody::Wrapped { agent_time } | AgentTimeBody::Bare(agent_time) => {
+                    agent_time
+                }
+            },
+        )?
     } else {
-        require_columns(&["agent", "date"], &bytes)?;
-        for (line, mut fields) in csv_records(&bytes)? {
-            let mut take = |name: &str| fields.remove(name);
+        csv_upload(&bytes, &["agent", "date"], |cells| {
+            let mut take = |name: &str| cells.remove(name);
             let (agent, date) = (take("agent"), take("date"));
             let (seconds, hours) = (take("logged_seconds"), take("logged_hours"));
-            let parsed = number(seconds, "logged_seconds").and_then(|logged_seconds| {
-                Ok(AgentTimeInput {
-                    agent: agent.unwrap_or_default(),
-                    date: date.unwrap_or_default(),
-                    logged_seconds,
-                    logged_hours: number(hours, "logged_hours")?,
-                })
-            });
-            match parsed
-                .map_err(|e| vec![e])
-                .and_then(|input| validate(input, &|f| f.to_owned()))
-            {
-                Ok(row) => rows.push(row),
-                Err(errors) => bad.push(BadRow { line, errors }),
-            }
-        }
-    }
-    if !bad.is_empty() {
-        return Err(bad_rows("logged-time", &bad));
-    }
+            Ok(AgentTimeInput {
+                agent: agent.unwrap_or_default(),
+                date: date.unwrap_or_default(),
+                logged_seconds: number(seconds, "logged_seconds").map_err(|e| vec![e])?,
+                logged_hours: number(hours, "logged_hours").map_err(|e| vec![e])?,
+            })
+        })?
+    };
+    let rows = validate_upload("logged-time", upload, validate)?;
     if rows.is_empty() {
         return Err(ApiError::validation(
             "no logged time to store",

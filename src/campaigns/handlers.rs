@@ -74,7 +74,7 @@ fn zone_problem(zone: &str) -> Option<String> {
 }
 
 /// 422 listing bad rows, each field named `line N: column` (or its JSON pointer).
-pub(super) fn bad_rows(what: &str, rows: &[BadRow]) -> ApiError {
+fn bad_rows(what: &str, rows: &[BadRow]) -> ApiError {
     let errors = rows
         .iter()
         .take(LISTED)
@@ -95,10 +95,10 @@ pub(super) fn bad_rows(what: &str, rows: &[BadRow]) -> ApiError {
 }
 
 /// A CSV record: its line (the header is line 1) and its cells by lower-cased column name.
-pub(super) type CsvRecord = (u64, HashMap<String, String>);
+type CsvRecord = (u64, HashMap<String, String>);
 
 /// Reads a CSV body's records.
-pub(super) fn csv_records(bytes: &[u8]) -> Result<Vec<CsvRecord>, ApiError> {
+fn csv_records(bytes: &[u8]) -> Result<Vec<CsvRecord>, ApiError> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
@@ -134,7 +134,7 @@ pub(super) fn csv_records(bytes: &[u8]) -> Result<Vec<CsvRecord>, ApiError> {
     Ok(out)
 }
 
-pub(super) fn require_columns(wanted: &[&str], bytes: &[u8]) -> Result<(), ApiError> {
+fn require_columns(wanted: &[&str], bytes: &[u8]) -> Result<(), ApiError> {
     let header = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
     let names: Vec<String> = String::from_utf8_lossy(header)
         .split(',')
@@ -152,6 +152,92 @@ pub(super) fn require_columns(wanted: &[&str], bytes: &[u8]) -> Result<(), ApiEr
             "the CSV header lacks required columns",
             missing,
         ))
+    }
+}
+
+/// The rows of an upload before validation: JSON items, or CSV records with their lines.
+pub(super) enum Upload<I> {
+    /// Items of a JSON body; `pointer` prefixes their fields' names (`/links` gives
+    /// `/links/0/customer`).
+    Json {
+        pointer: &'static str,
+        items: Vec<I>,
+    },
+    /// Records of a CSV body with their line numbers, or what was wrong reading one.
+    Csv(Vec<(u64, Result<I, Vec<FieldError>>)>),
+}
+
+/// A JSON body of type `B` (`what` names it in the 422 of a body that does not parse), its
+/// items taken out by `items`.
+pub(super) fn json_upload<B: serde::de::DeserializeOwned, I>(
+    bytes: &[u8],
+    what: &str,
+    pointer: &'static str,
+    items: impl FnOnce(B) -> Vec<I>,
+) -> Result<Upload<I>, ApiError> {
+    let body: B = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::validation(
+            format!("the body is not {what}"),
+            vec![FieldError::new("body", e.to_string())],
+        )
+    })?;
+    Ok(Upload::Json {
+        pointer,
+        items: items(body),
+    })
+}
+
+/// A CSV body with the `required` columns, each record made an item by `item` (which takes
+/// cells out by lower-cased column name).
+pub(super) fn csv_upload<I>(
+    bytes: &[u8],
+    required: &[&str],
+    item: impl Fn(&mut HashMap<String, String>) -> Result<I, Vec<FieldError>>,
+) -> Result<Upload<I>, ApiError> {
+    require_columns(required, bytes)?;
+    Ok(Upload::Csv(
+        csv_records(bytes)?
+            .into_iter()
+            .map(|(line, mut fields)| (line, item(&mut fields)))
+            .collect(),
+    ))
+}
+
+/// Validates every row of an upload, all or nothing: a 422 naming every bad field of every
+/// bad row (`/links/3/customer`, `line 4: customer`), else the valid rows in order.
+pub(super) fn validate_upload<I, T>(
+    what: &str,
+    upload: Upload<I>,
+    validate: impl Fn(I, &dyn Fn(&str) -> String) -> Result<T, Vec<FieldError>>,
+) -> Result<Vec<T>, ApiError> {
+    let mut valid = Vec::new();
+    let mut bad = Vec::new();
+    let mut judge = |line: u64, result: Result<T, Vec<FieldError>>| match result {
+        Ok(row) => valid.push(row),
+        Err(errors) => bad.push(BadRow { line, errors }),
+    };
+    match upload {
+        Upload::Json { pointer, items } => {
+            for (i, item) in items.into_iter().enumerate() {
+                judge(
+                    i as u64 + 1,
+                    validate(item, &|field| format!("{pointer}/{i}/{field}")),
+                );
+            }
+        }
+        Upload::Csv(records) => {
+            for (line, item) in records {
+                judge(
+                    line,
+                    item.and_then(|item| validate(item, &|field| field.to_owned())),
+                );
+            }
+        }
+    }
+    if bad.is_empty() {
+        Ok(valid)
+    } else {
+        Err(bad_rows(what, &bad))
     }
 }
 
@@ -279,47 +365,23 @@ pub async fn post_account_links(
     body: axum::body::Body,
 ) -> Result<Json<LinksReport>, ApiError> {
     let bytes = read_body(&state, body).await?;
-    let mut links = Vec::new();
-    let mut bad = Vec::new();
-    if is_json(&headers) {
-        let parsed: LinksBody = serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError::validation(
-                "the body is not a links document",
-                vec![FieldError::new("body", e.to_string())],
-            )
-        })?;
-        let items = match parsed {
+    let upload = if is_json(&headers) {
+        json_upload(&bytes, "a links document", "/links", |body| match body {
             LinksBody::Wrapped { links } | LinksBody::Bare(links) => links,
-        };
-        for (i, item) in items.into_iter().enumerate() {
-            match validate_link(item, &|f| format!("/links/{i}/{f}")) {
-                Ok(link) => links.push(link),
-                Err(errors) => bad.push(BadRow {
-                    line: i as u64 + 1,
-                    errors,
-                }),
-            }
-        }
+        })?
     } else {
-        require_columns(&["account_id", "customer"], &bytes)?;
-        for (line, mut fields) in csv_records(&bytes)? {
-            let mut take = |name: &str| fields.remove(name);
-            let input = LinkInput {
+        csv_upload(&bytes, &["account_id", "customer"], |cells| {
+            let mut take = |name: &str| cells.remove(name);
+            Ok(LinkInput {
                 account_id: take("account_id").unwrap_or_default(),
                 customer: take("customer").unwrap_or_default(),
                 time_zone: take("time_zone"),
                 window_start: take("window_start"),
                 window_end: take("window_end"),
-            };
-            match validate_link(input, &|f| f.to_owned()) {
-                Ok(link) => links.push(link),
-                Err(errors) => bad.push(BadRow { line, errors }),
-            }
-        }
-    }
-    if !bad.is_empty() {
-        return Err(bad_rows("link", &bad));
-    }
+            })
+        })?
+    };
+    let links = validate_upload("link", upload, validate_link)?;
     // The last row of a repeated link wins (one upsert may not touch a row twice).
     let mut last: HashMap<(String, String), usize> = HashMap::new();
     for (i, link) in links.iter().enumerate() {
@@ -1385,42 +1447,27 @@ pub async fn post_attempts(
 ) -> Result<Json<AttemptsReport>, ApiError> {
     campaign(&state, id).await?;
     let bytes = read_body(&state, body).await?;
-    let mut attempts = Vec::new();
-    let mut bad = Vec::new();
-    if is_json(&headers) {
-        let parsed: AttemptsBody = serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError::validation(
-                "the body is not an attempts document",
-                vec![FieldError::new("body", e.to_string())],
-            )
-        })?;
-        let items = match parsed {
-            AttemptsBody::Wrapped { attempts } | AttemptsBody::Bare(attempts) => attempts,
-        };
-        for (i, item) in items.into_iter().enumerate() {
-            match validate_attempt(item, &|f| format!("/attempts/{i}/{f}")) {
-                Ok(a) => attempts.push(a),
-                Err(errors) => bad.push(BadRow {
-                    line: i as u64 + 1,
-                    errors,
-                }),
-            }
-        }
-    } else {
-        require_columns(
-            &[
-                "attempt_id",
-                "account_id",
-                "agent",
-                "started_at",
-                "ended_at",
-                "disposition",
-            ],
+    let upload = if is_json(&headers) {
+        json_upload(
             &bytes,
-        )?;
-        for (line, mut fields) in csv_records(&bytes)? {
-            let mut take = |name: &str| fields.remove(name);
-            let input = AttemptInput {
+            "an attempts document",
+            "/attempts",
+            |body| match body {
+                AttemptsBody::Wrapped { attempts } | AttemptsBody::Bare(attempts) => attempts,
+            },
+        )?
+    } else {
+        let required = [
+            "attempt_id",
+            "account_id",
+            "agent",
+            "started_at",
+            "ended_at",
+            "disposition",
+        ];
+        csv_upload(&bytes, &required, |cells| {
+            let mut take = |name: &str| cells.remove(name);
+            Ok(AttemptInput {
                 attempt_id: take("attempt_id").unwrap_or_default(),
                 account_id: take("account_id").unwrap_or_default(),
                 agent: take("agent").unwrap_or_default(),
@@ -1428,16 +1475,10 @@ pub async fn post_attempts(
                 ended_at: take("ended_at").unwrap_or_default(),
                 disposition: take("disposition").unwrap_or_default(),
                 offer_result: take("offer_result"),
-            };
-            match validate_attempt(input, &|f| f.to_owned()) {
-                Ok(a) => attempts.push(a),
-                Err(errors) => bad.push(BadRow { line, errors }),
-            }
-        }
-    }
-    if !bad.is_empty() {
-        return Err(bad_rows("attempt", &bad));
-    }
+            })
+        })?
+    };
+    let attempts = validate_upload("attempt", upload, validate_attempt)?;
     let mut tx = state.db.begin().await?;
     let stored = store::store_attempts(&mut tx, id, &attempts, LISTED as i32).await?;
     tx.commit().await?;
