@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::{
     conditional::{Conditional, Freshness, Stop},
     params::{BucketParams, FilterParams, GroupParams, InstantParams, PeriodParams},
-    store::{self, CreatedAggregates, Filter, ResolvedAggregates, SnapshotCounts},
+    store::{self, CreatedAggregates, Filter, MedianP90, ResolvedAggregates, SnapshotCounts},
 };
 use crate::{
     auth::{Authorized, ViewerAccess},
@@ -127,14 +127,13 @@ fn rate(cohort: &'static str, numerator: i64, denominator: i64) -> Rate {
     }
 }
 
-fn durations(count: i64, mean: Option<f64>, quantiles: Option<&[Option<f64>]>) -> Durations {
-    let quantile = |i: usize| quantiles.and_then(|q| q.get(i).copied().flatten());
+fn durations(count: i64, mean: Option<f64>, quantiles: Option<MedianP90>) -> Durations {
     Durations {
         cohort: "resolved",
         count,
         mean_s: mean,
-        median_s: quantile(0),
-        p90_s: quantile(1),
+        median_s: quantiles.map(MedianP90::median),
+        p90_s: quantiles.map(MedianP90::p90),
     }
 }
 
@@ -158,7 +157,7 @@ impl Kpis {
                 ..durations(
                     c.first_response_count,
                     c.first_response_mean,
-                    c.first_response_quantiles.as_deref(),
+                    c.first_response_quantiles,
                 )
             },
             resolved: Count {
@@ -199,17 +198,13 @@ impl Kpis {
             cycle_time: durations(
                 r.cycle_time_count,
                 r.cycle_time_mean,
-                r.cycle_time_quantiles.as_deref(),
+                r.cycle_time_quantiles,
             ),
-            on_hold: durations(
-                r.on_hold_count,
-                r.on_hold_mean,
-                r.on_hold_quantiles.as_deref(),
-            ),
+            on_hold: durations(r.on_hold_count, r.on_hold_mean, r.on_hold_quantiles),
             queue_wait: durations(
                 r.queue_wait_count,
                 r.queue_wait_mean,
-                r.queue_wait_quantiles.as_deref(),
+                r.queue_wait_quantiles,
             ),
             active_breaches: snapshot.map(|s| Count {
                 cohort: "snapshot",
@@ -229,13 +224,13 @@ impl Kpis {
                 ..durations(
                     c.business_first_response_count,
                     c.business_first_response_mean,
-                    c.business_first_response_quantiles.as_deref(),
+                    c.business_first_response_quantiles,
                 )
             },
             business_resolution: durations(
                 r.business_resolution_count,
                 r.business_resolution_mean,
-                r.business_resolution_quantiles.as_deref(),
+                r.business_resolution_quantiles,
             ),
             first_response_active_breaches: snapshot.map(|s| Count {
                 cohort: "snapshot",

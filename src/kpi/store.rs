@@ -121,6 +121,58 @@ fn push_group_by(query: &mut QueryBuilder<Postgres>, groups: &[&str], bucket: bo
     }
 }
 
+/// The median and p90 of a group's values, as PostgreSQL's `percentile_cont(ARRAY[0.5, 0.9])`
+/// computes them (and pandas' linear interpolation): with `x = p * (n - 1)`, the values of
+/// sorted ranks `floor(x)` and `ceil(x)`, `lo + (x - floor(x)) * (hi - lo)`. Decoded from the
+/// group's `array_agg` of its non-null values; found by selection, not by sorting them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MedianP90(pub [f64; 2]);
+
+impl MedianP90 {
+    /// None for no values.
+    pub fn of(values: &mut [f64]) -> Option<MedianP90> {
+        if values.is_empty() {
+            return None;
+        }
+        let last = (values.len() - 1) as f64;
+        let mut at = |p: f64| {
+            let x = p * last;
+            let (low, high) = (x.floor(), x.ceil());
+            let (_, &mut lo, above) = values.select_nth_unstable_by(low as usize, f64::total_cmp);
+            if high > low {
+                // The next rank is the smallest value above.
+                let hi = above.iter().copied().min_by(f64::total_cmp).unwrap_or(lo);
+                lo + (x - low) * (hi - lo)
+            } else {
+                lo
+            }
+        };
+        Some(MedianP90([at(0.5), at(0.9)]))
+    }
+
+    pub fn median(self) -> f64 {
+        self.0[0]
+    }
+
+    pub fn p90(self) -> f64 {
+        self.0[1]
+    }
+}
+
+impl sqlx::Type<Postgres> for MedianP90 {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <Vec<f64> as sqlx::Type<Postgres>>::type_info()
+    }
+}
+
+impl<'r> sqlx::Decode<'r, Postgres> for MedianP90 {
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let mut values = <Vec<f64> as sqlx::Decode<Postgres>>::decode(value)?;
+        // array_agg of at least one value (FILTER) is never empty; an empty one is a bug.
+        MedianP90::of(&mut values).ok_or_else(|| "an empty array of durations".into())
+    }
+}
+
 /// The created cohort's aggregates of one group (and bucket).
 #[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub struct CreatedAggregates {
@@ -134,13 +186,13 @@ pub struct CreatedAggregates {
     pub first_response_count: i64,
     pub first_response_mean: Option<f64>,
     /// Median and p90.
-    pub first_response_quantiles: Option<Vec<Option<f64>>>,
+    pub first_response_quantiles: Option<MedianP90>,
     pub first_response_sla_succeeded: i64,
     pub first_response_sla_noncompliant: i64,
     /// Business seconds to the first response (its SLA clock), where a response happened.
     pub business_first_response_count: i64,
     pub business_first_response_mean: Option<f64>,
-    pub business_first_response_quantiles: Option<Vec<Option<f64>>>,
+    pub business_first_response_quantiles: Option<MedianP90>,
 }
 
 /// The resolved cohort's aggregates of one group (and bucket).
@@ -166,17 +218,17 @@ pub struct ResolvedAggregates {
     pub handoffs_sum: Option<i64>,
     pub cycle_time_count: i64,
     pub cycle_time_mean: Option<f64>,
-    pub cycle_time_quantiles: Option<Vec<Option<f64>>>,
+    pub cycle_time_quantiles: Option<MedianP90>,
     pub on_hold_count: i64,
     pub on_hold_mean: Option<f64>,
-    pub on_hold_quantiles: Option<Vec<Option<f64>>>,
+    pub on_hold_quantiles: Option<MedianP90>,
     pub queue_wait_count: i64,
     pub queue_wait_mean: Option<f64>,
-    pub queue_wait_quantiles: Option<Vec<Option<f64>>>,
+    pub queue_wait_quantiles: Option<MedianP90>,
     /// Business seconds of the resolution SLA clock, where the case has a target.
     pub business_resolution_count: i64,
     pub business_resolution_mean: Option<f64>,
-    pub business_resolution_quantiles: Option<Vec<Option<f64>>>,
+    pub business_resolution_quantiles: Option<MedianP90>,
 }
 
 /// The created cohort's aggregates, by group (and bucket).
@@ -258,8 +310,7 @@ where
     Ok(rows)
 }
 
-/// Duration statistics of a column: count, mean, median and p90 (linear interpolation, as
-/// pandas and numpy).
+/// Duration statistics of a column: count, mean, and the values for the median and p90.
 macro_rules! durations {
     ($column:literal, $name:literal) => {
         concat!(
@@ -272,10 +323,14 @@ macro_rules! durations {
             ") AS ",
             $name,
             "_mean, ",
-            // Both quantiles from one sort.
-            "percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY ",
+            // The values themselves, for `MedianP90`: collecting them hashes by group,
+            // where an ordered-set aggregate made PostgreSQL sort the cohort by group and
+            // then each column's values.
+            "array_agg(",
             $column,
-            ") AS ",
+            ") FILTER (WHERE ",
+            $column,
+            " IS NOT NULL) AS ",
             $name,
             "_quantiles"
         )
@@ -629,4 +684,60 @@ pub async fn reconciliation_rows(
     // Byte order, whatever the database's collation: the cursor compares the same way.
     query.push(" ORDER BY case_id COLLATE \"C\"");
     query.build_query_as().fetch_all(executor).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MedianP90;
+
+    /// PostgreSQL's `percentile_cont` on a full sort (orderedsetaggs.c), the reference.
+    fn by_sorting(values: &[f64], p: f64) -> f64 {
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let x = p * (sorted.len() - 1) as f64;
+        let (first, second) = (x.floor() as usize, x.ceil() as usize);
+        let (lo, hi) = (sorted[first], sorted[second]);
+        if second > first {
+            lo + (x - x.floor()) * (hi - lo)
+        } else {
+            lo
+        }
+    }
+
+    #[test]
+    fn selection_gives_the_sorted_percentiles_bit_for_bit() {
+        assert_eq!(MedianP90::of(&mut []), None);
+        assert_eq!(MedianP90::of(&mut [7.0]), Some(MedianP90([7.0, 7.0])));
+        assert_eq!(
+            MedianP90::of(&mut [4.0, 1.0, 3.0, 2.0]),
+            Some(MedianP90([2.5, 3.0 + (2.7 - 2.0) * 1.0]))
+        );
+        // Many sizes, with ties and spread values.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for n in 1..400 {
+            let values: Vec<f64> = (0..n)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    if state % 5 == 0 {
+                        60.0
+                    } else {
+                        (state % 1_000_000) as f64 / 7.0
+                    }
+                })
+                .collect();
+            let got = MedianP90::of(&mut values.clone()).expect("values");
+            assert_eq!(
+                got.median().to_bits(),
+                by_sorting(&values, 0.5).to_bits(),
+                "n {n}"
+            );
+            assert_eq!(
+                got.p90().to_bits(),
+                by_sorting(&values, 0.9).to_bits(),
+                "n {n}"
+            );
+        }
+    }
 }
