@@ -119,7 +119,7 @@ async fn main() {
         .unwrap_or_else(|| format!("bench_campaigns_{}", std::process::id()));
     let url = support::database_on(&server, &name);
     let existing = match &keep {
-        Some(_) => PgPool::connect(url.expose()).await.ok(),
+        Some(_) => db::connect(&url).await.ok(),
         None => None,
     };
     let loaded: i64 = match &existing {

@@ -57,7 +57,7 @@ pub async fn scratch_database(server: &DatabaseUrl, name: &str) -> (DatabaseUrl,
             .expect("scratch database");
     }
     let url = database_on(server, name);
-    let pool = PgPool::connect(url.expose()).await.expect("connect");
+    let pool = db::connect(&url).await.expect("connect");
     db::migrate(&pool).await.expect("migrate");
     (url, pool)
 }
@@ -274,7 +274,7 @@ pub async fn kpi_cases(
     };
     let url = database_on(server, &name);
     let existing = match &keep {
-        Some(_) => PgPool::connect(url.expose()).await.ok(),
+        Some(_) => db::connect(&url).await.ok(),
         None => None,
     };
     let loaded: i64 = match &existing {

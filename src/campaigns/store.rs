@@ -179,8 +179,6 @@ pub async fn create_campaign(
     for setting in [
         "SET LOCAL work_mem = '256MB'",
         "SET LOCAL maintenance_work_mem = '512MB'",
-        // Compiling the big statement costs more than it saves here.
-        "SET LOCAL jit = off",
     ] {
         sqlx::query(setting).execute(&mut *conn).await?;
     }

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::{
     conditional::{Conditional, Freshness, Stop},
     params::{BucketParams, FilterParams, GroupParams, InstantParams, PeriodParams},
-    store::{self, CreatedAggregates, Filter, MedianP90, ResolvedAggregates, SnapshotCounts},
+    store::{self, CreatedAggregates, DurationStats, Filter, ResolvedAggregates, SnapshotCounts},
 };
 use crate::{
     auth::{Authorized, ViewerAccess},
@@ -127,13 +127,13 @@ fn rate(cohort: &'static str, numerator: i64, denominator: i64) -> Rate {
     }
 }
 
-fn durations(count: i64, mean: Option<f64>, quantiles: Option<MedianP90>) -> Durations {
+fn durations(stats: Option<DurationStats>) -> Durations {
     Durations {
         cohort: "resolved",
-        count,
-        mean_s: mean,
-        median_s: quantiles.map(MedianP90::median),
-        p90_s: quantiles.map(MedianP90::p90),
+        count: stats.map_or(0, |s| s.count),
+        mean_s: stats.map(|s| s.mean),
+        median_s: stats.map(|s| s.median),
+        p90_s: stats.map(|s| s.p90),
     }
 }
 
@@ -154,11 +154,7 @@ impl Kpis {
             recategorization_rate: rate("created", c.recategorized, c.volume),
             first_response: Durations {
                 cohort: "created",
-                ..durations(
-                    c.first_response_count,
-                    c.first_response_mean,
-                    c.first_response_quantiles,
-                )
+                ..durations(c.first_response)
             },
             resolved: Count {
                 cohort: "resolved",
@@ -195,17 +191,9 @@ impl Kpis {
                 value: (r.resolved > 0)
                     .then(|| r.handoffs_sum.unwrap_or(0) as f64 / r.resolved as f64),
             },
-            cycle_time: durations(
-                r.cycle_time_count,
-                r.cycle_time_mean,
-                r.cycle_time_quantiles,
-            ),
-            on_hold: durations(r.on_hold_count, r.on_hold_mean, r.on_hold_quantiles),
-            queue_wait: durations(
-                r.queue_wait_count,
-                r.queue_wait_mean,
-                r.queue_wait_quantiles,
-            ),
+            cycle_time: durations(r.cycle_time),
+            on_hold: durations(r.on_hold),
+            queue_wait: durations(r.queue_wait),
             active_breaches: snapshot.map(|s| Count {
                 cohort: "snapshot",
                 value: s.active_breaches,
@@ -221,17 +209,9 @@ impl Kpis {
             ),
             business_first_response: Durations {
                 cohort: "created",
-                ..durations(
-                    c.business_first_response_count,
-                    c.business_first_response_mean,
-                    c.business_first_response_quantiles,
-                )
+                ..durations(c.business_first_response)
             },
-            business_resolution: durations(
-                r.business_resolution_count,
-                r.business_resolution_mean,
-                r.business_resolution_quantiles,
-            ),
+            business_resolution: durations(r.business_resolution),
             first_response_active_breaches: snapshot.map(|s| Count {
                 cohort: "snapshot",
                 value: s.first_response_active_breaches,

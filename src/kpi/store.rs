@@ -121,21 +121,29 @@ fn push_group_by(query: &mut QueryBuilder<Postgres>, groups: &[&str], bucket: bo
     }
 }
 
-/// The median and p90 of a group's values, as PostgreSQL's `percentile_cont(ARRAY[0.5, 0.9])`
-/// computes them (and pandas' linear interpolation): with `x = p * (n - 1)`, the values of
-/// sorted ranks `floor(x)` and `ceil(x)`, `lo + (x - floor(x)) * (hi - lo)`. Decoded from the
-/// group's `array_agg` of its non-null values; found by selection, not by sorting them.
+/// Count, mean, median and p90 of a group's durations, exactly as PostgreSQL's `count`, `avg`
+/// and `percentile_cont(ARRAY[0.5, 0.9])` give them (and pandas: linear interpolation).
+/// Decoded from the group's `array_agg` of its non-null values, in scan order: the mean adds
+/// them in that order as `avg` does; a percentile, with `x = p * (n - 1)`, takes the values of
+/// sorted ranks `floor(x)` and `ceil(x)` to `lo + (x - floor(x)) * (hi - lo)`, found by
+/// selection rather than by sorting.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct MedianP90(pub [f64; 2]);
+pub struct DurationStats {
+    pub count: i64,
+    pub mean: f64,
+    pub median: f64,
+    pub p90: f64,
+}
 
-impl MedianP90 {
+impl DurationStats {
     /// None for no values.
-    pub fn of(values: &mut [f64]) -> Option<MedianP90> {
+    pub fn of(values: &mut [f64]) -> Option<DurationStats> {
         if values.is_empty() {
             return None;
         }
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
         let last = (values.len() - 1) as f64;
-        let mut at = |p: f64| {
+        let mut percentile = |p: f64| {
             let x = p * last;
             let (low, high) = (x.floor(), x.ceil());
             let (_, &mut lo, above) = values.select_nth_unstable_by(low as usize, f64::total_cmp);
@@ -147,29 +155,27 @@ impl MedianP90 {
                 lo
             }
         };
-        Some(MedianP90([at(0.5), at(0.9)]))
-    }
-
-    pub fn median(self) -> f64 {
-        self.0[0]
-    }
-
-    pub fn p90(self) -> f64 {
-        self.0[1]
+        let (median, p90) = (percentile(0.5), percentile(0.9));
+        Some(DurationStats {
+            count: values.len() as i64,
+            mean,
+            median,
+            p90,
+        })
     }
 }
 
-impl sqlx::Type<Postgres> for MedianP90 {
+impl sqlx::Type<Postgres> for DurationStats {
     fn type_info() -> sqlx::postgres::PgTypeInfo {
         <Vec<f64> as sqlx::Type<Postgres>>::type_info()
     }
 }
 
-impl<'r> sqlx::Decode<'r, Postgres> for MedianP90 {
+impl<'r> sqlx::Decode<'r, Postgres> for DurationStats {
     fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
         let mut values = <Vec<f64> as sqlx::Decode<Postgres>>::decode(value)?;
         // array_agg of at least one value (FILTER) is never empty; an empty one is a bug.
-        MedianP90::of(&mut values).ok_or_else(|| "an empty array of durations".into())
+        DurationStats::of(&mut values).ok_or_else(|| "an empty array of durations".into())
     }
 }
 
@@ -183,16 +189,11 @@ pub struct CreatedAggregates {
     pub volume: i64,
     pub escalated: i64,
     pub recategorized: i64,
-    pub first_response_count: i64,
-    pub first_response_mean: Option<f64>,
-    /// Median and p90.
-    pub first_response_quantiles: Option<MedianP90>,
+    pub first_response: Option<DurationStats>,
     pub first_response_sla_succeeded: i64,
     pub first_response_sla_noncompliant: i64,
     /// Business seconds to the first response (its SLA clock), where a response happened.
-    pub business_first_response_count: i64,
-    pub business_first_response_mean: Option<f64>,
-    pub business_first_response_quantiles: Option<MedianP90>,
+    pub business_first_response: Option<DurationStats>,
 }
 
 /// The resolved cohort's aggregates of one group (and bucket).
@@ -216,19 +217,11 @@ pub struct ResolvedAggregates {
     pub csat_mean: Option<f64>,
     pub csat_satisfied: i64,
     pub handoffs_sum: Option<i64>,
-    pub cycle_time_count: i64,
-    pub cycle_time_mean: Option<f64>,
-    pub cycle_time_quantiles: Option<MedianP90>,
-    pub on_hold_count: i64,
-    pub on_hold_mean: Option<f64>,
-    pub on_hold_quantiles: Option<MedianP90>,
-    pub queue_wait_count: i64,
-    pub queue_wait_mean: Option<f64>,
-    pub queue_wait_quantiles: Option<MedianP90>,
+    pub cycle_time: Option<DurationStats>,
+    pub on_hold: Option<DurationStats>,
+    pub queue_wait: Option<DurationStats>,
     /// Business seconds of the resolution SLA clock, where the case has a target.
-    pub business_resolution_count: i64,
-    pub business_resolution_mean: Option<f64>,
-    pub business_resolution_quantiles: Option<MedianP90>,
+    pub business_resolution: Option<DurationStats>,
 }
 
 /// The created cohort's aggregates, by group (and bucket).
@@ -310,29 +303,18 @@ where
     Ok(rows)
 }
 
-/// Duration statistics of a column: count, mean, and the values for the median and p90.
+/// A duration column's non-null values in scan order, for [`DurationStats`]: collecting them
+/// hashes by group, where the ordered-set aggregate `percentile_cont` made PostgreSQL sort the
+/// cohort by group and then each column's values.
 macro_rules! durations {
     ($column:literal, $name:literal) => {
         concat!(
-            "count(",
-            $column,
-            ") AS ",
-            $name,
-            "_count, avg(",
-            $column,
-            ") AS ",
-            $name,
-            "_mean, ",
-            // The values themselves, for `MedianP90`: collecting them hashes by group,
-            // where an ordered-set aggregate made PostgreSQL sort the cohort by group and
-            // then each column's values.
             "array_agg(",
             $column,
             ") FILTER (WHERE ",
             $column,
             " IS NOT NULL) AS ",
-            $name,
-            "_quantiles"
+            $name
         )
     };
 }
@@ -688,7 +670,7 @@ pub async fn reconciliation_rows(
 
 #[cfg(test)]
 mod tests {
-    use super::MedianP90;
+    use super::DurationStats;
 
     /// PostgreSQL's `percentile_cont` on a full sort (orderedsetaggs.c), the reference.
     fn by_sorting(values: &[f64], p: f64) -> f64 {
@@ -706,12 +688,15 @@ mod tests {
 
     #[test]
     fn selection_gives_the_sorted_percentiles_bit_for_bit() {
-        assert_eq!(MedianP90::of(&mut []), None);
-        assert_eq!(MedianP90::of(&mut [7.0]), Some(MedianP90([7.0, 7.0])));
+        assert_eq!(DurationStats::of(&mut []), None);
+        let one = DurationStats::of(&mut [7.0]).expect("one value");
         assert_eq!(
-            MedianP90::of(&mut [4.0, 1.0, 3.0, 2.0]),
-            Some(MedianP90([2.5, 3.0 + (2.7 - 2.0) * 1.0]))
+            (one.count, one.mean, one.median, one.p90),
+            (1, 7.0, 7.0, 7.0)
         );
+        let four = DurationStats::of(&mut [4.0, 1.0, 3.0, 2.0]).expect("values");
+        assert_eq!((four.count, four.mean, four.median), (4, 2.5, 2.5));
+        assert_eq!(four.p90, 3.0 + (2.7 - 2.0) * 1.0);
         // Many sizes, with ties and spread values.
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
         for n in 1..400 {
@@ -727,14 +712,14 @@ mod tests {
                     }
                 })
                 .collect();
-            let got = MedianP90::of(&mut values.clone()).expect("values");
+            let got = DurationStats::of(&mut values.clone()).expect("values");
             assert_eq!(
-                got.median().to_bits(),
+                got.median.to_bits(),
                 by_sorting(&values, 0.5).to_bits(),
                 "n {n}"
             );
             assert_eq!(
-                got.p90().to_bits(),
+                got.p90.to_bits(),
                 by_sorting(&values, 0.9).to_bits(),
                 "n {n}"
             );

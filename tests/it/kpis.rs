@@ -645,41 +645,50 @@ async fn process_views_match_pm4py_on_bpic_2013_by_name_and_lifecycle() {
     .await;
 }
 
-/// The summaries' median and p90 come from the values PostgreSQL collects, selected in Rust
-/// (`MedianP90`); they must be PostgreSQL's own `percentile_cont`, bit for bit, whatever the
-/// count, ties and spread.
+/// The summaries' duration statistics come from the values PostgreSQL collects, computed in
+/// Rust (`DurationStats`); they must be PostgreSQL's own `count`, `avg` and `percentile_cont`,
+/// bit for bit, whatever the count, ties and spread.
 #[tokio::test]
-async fn medians_and_p90s_equal_postgresql_percentile_cont() {
-    use switchboard::kpi::store::MedianP90;
+async fn duration_statistics_equal_postgresql_avg_and_percentile_cont() {
+    use switchboard::kpi::store::DurationStats;
     let app = TestApp::new().await;
     let mut state = 0x9e37_79b9_7f4a_7c15_u64;
     for n in [1usize, 2, 3, 10, 11, 99, 1000, 4321] {
-        let values: Vec<f64> = (0..n)
+        let values: Vec<Option<f64>> = (0..n)
             .map(|_| {
                 state ^= state << 13;
                 state ^= state >> 7;
                 state ^= state << 17;
-                match state % 7 {
-                    0 => 3600.0,
-                    1 => 0.0,
-                    _ => (state % 10_000_000) as f64 / 3.0,
+                match state % 9 {
+                    0 => Some(3600.0),
+                    1 => Some(0.0),
+                    2 => None,
+                    _ => Some((state % 10_000_000) as f64 / 3.0),
                 }
             })
             .collect();
-        let (theirs, ours): (Vec<f64>, MedianP90) = sqlx::query_as(
-            "SELECT percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY v),
+        type Row = (i64, Option<f64>, Option<Vec<f64>>, Option<DurationStats>);
+        let (count, mean, percentiles, ours): Row = sqlx::query_as(
+            "SELECT count(v), avg(v), percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY v),
                     array_agg(v) FILTER (WHERE v IS NOT NULL)
              FROM unnest($1::float8[]) v",
         )
         .bind(&values)
         .fetch_one(&app.state.db)
         .await
-        .expect("percentiles");
+        .expect("statistics");
+        let Some(ours) = ours else {
+            assert_eq!(count, 0);
+            continue;
+        };
+        let (mean, percentiles) = (mean.expect("a mean"), percentiles.expect("percentiles"));
+        assert_eq!(ours.count, count, "count of {n}");
+        assert_eq!(ours.mean.to_bits(), mean.to_bits(), "mean of {n}");
         assert_eq!(
-            theirs[0].to_bits(),
-            ours.median().to_bits(),
+            ours.median.to_bits(),
+            percentiles[0].to_bits(),
             "median of {n}"
         );
-        assert_eq!(theirs[1].to_bits(), ours.p90().to_bits(), "p90 of {n}");
+        assert_eq!(ours.p90.to_bits(), percentiles[1].to_bits(), "p90 of {n}");
     }
 }

@@ -118,7 +118,7 @@ pub async fn fresh_database() -> DatabaseUrl {
         .await
         .expect("create test database");
     let url = with_database(&server, &name);
-    let pool = PgPool::connect(url.expose()).await.expect("connect");
+    let pool = db::connect(&url).await.expect("connect");
     db::migrate(&pool).await.expect("migrate");
     pool.close().await;
     url
