@@ -705,7 +705,7 @@ mod tests {
                     state ^= state << 13;
                     state ^= state >> 7;
                     state ^= state << 17;
-                    if state % 5 == 0 {
+                    if state.is_multiple_of(5) {
                         60.0
                     } else {
                         (state % 1_000_000) as f64 / 7.0

@@ -17,7 +17,7 @@ use axum::{
     http::{HeaderMap, Method, Request, StatusCode, header},
 };
 use http_body_util::BodyExt;
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::{Connection, PgConnection};
 use switchboard::{
     auth::{self, Role},
     config::{CasesConfig, Config, DatabaseConfig, DatabaseUrl, ServeConfig},
