@@ -9,8 +9,17 @@ use utoipa::ToSchema;
 
 /// Lower case, trimmed, with the Portuguese accents removed (`Não` → `nao`).
 fn fold(text: &str) -> String {
-    text.trim()
-        .chars()
+    let text = text.trim();
+    // Most values are ASCII: the same result without decoding characters (recomputations fold
+    // every event's agent and status reason).
+    if text.is_ascii() {
+        return text.to_ascii_lowercase();
+    }
+    fold_characters(text)
+}
+
+fn fold_characters(text: &str) -> String {
+    text.chars()
         .flat_map(char::to_lowercase)
         .map(|c| match c {
             'á' | 'à' | 'â' | 'ã' | 'ä' => 'a',
@@ -42,6 +51,11 @@ pub fn bool_error(text: &str) -> String {
 /// The automatic agent of the template: `System`, or `Sistema` in Portuguese files. Its events
 /// are not an agent's work (no owner, no first response).
 pub fn is_system_agent(agent: &str) -> bool {
+    let agent = agent.trim();
+    if agent.is_ascii() {
+        // `fold` without allocating: asked of every event.
+        return agent.eq_ignore_ascii_case("system") || agent.eq_ignore_ascii_case("sistema");
+    }
     matches!(fold(agent).as_str(), "system" | "sistema")
 }
 
@@ -145,6 +159,21 @@ pub fn parse_seconds(text: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ascii_shortcut_folds_as_the_characters_do() {
+        for text in [
+            "On Hold",
+            "  EM ESPERA ",
+            "System",
+            "x-Y_z 09",
+            "",
+            "\tTab\n",
+        ] {
+            assert_eq!(fold(text), fold_characters(text.trim()), "{text:?}");
+        }
+        assert_eq!(fold(" Não "), "nao");
+    }
 
     #[test]
     fn booleans_in_english_and_portuguese() {
