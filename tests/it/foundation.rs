@@ -534,3 +534,15 @@ fn every_operation_documents_problem_responses() {
         "bearer"
     );
 }
+
+/// The service's sessions never JIT-compile: PostgreSQL costs batches of thousands of ids far
+/// above what they read and compiled each one (see `db::connect_options`).
+#[tokio::test]
+async fn sessions_run_without_jit() {
+    let app = TestApp::new().await;
+    let jit: String = sqlx::query_scalar("SHOW jit")
+        .fetch_one(&app.state.db)
+        .await
+        .expect("SHOW jit");
+    assert_eq!(jit, "off");
+}
