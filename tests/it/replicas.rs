@@ -121,7 +121,7 @@ async fn replicas_share_activations_and_leave_live_work_alone() {
     let client = reqwest::Client::new();
 
     // All three registered and beat.
-    let pool = sqlx::PgPool::connect(url.expose()).await.expect("connect");
+    let pool = switchboard::db::connect(&url).await.expect("connect");
     eventually("three live replicas", async || {
         sqlx::query_scalar::<_, i64>(
             "SELECT count(*) FROM replicas WHERE heartbeat_at > now() - interval '5 seconds'",
