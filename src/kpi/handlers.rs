@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::{
     conditional::{Conditional, Freshness, Stop},
     params::{BucketParams, FilterParams, GroupParams, InstantParams, PeriodParams},
-    store::{self, CreatedAggregates, DurationStats, Filter, ResolvedAggregates, SnapshotCounts},
+    store::{self, CreatedAggregates, DurationValues, Filter, ResolvedAggregates, SnapshotCounts},
 };
 use crate::{
     auth::{Authorized, ViewerAccess},
@@ -127,7 +127,8 @@ fn rate(cohort: &'static str, numerator: i64, denominator: i64) -> Rate {
     }
 }
 
-fn durations(stats: Option<DurationStats>) -> Durations {
+fn durations(values: Option<&DurationValues>) -> Durations {
+    let stats = values.and_then(DurationValues::stats);
     Durations {
         cohort: "resolved",
         count: stats.map_or(0, |s| s.count),
@@ -154,7 +155,7 @@ impl Kpis {
             recategorization_rate: rate("created", c.recategorized, c.volume),
             first_response: Durations {
                 cohort: "created",
-                ..durations(c.first_response)
+                ..durations(c.first_response.as_ref())
             },
             resolved: Count {
                 cohort: "resolved",
@@ -182,7 +183,7 @@ impl Kpis {
             csat: Mean {
                 cohort: "responded",
                 count: r.csat_responses,
-                value: r.csat_mean,
+                value: r.csat_mean(),
             },
             csat_satisfied: rate("responded", r.csat_satisfied, r.csat_responses),
             handoffs: Mean {
@@ -191,9 +192,9 @@ impl Kpis {
                 value: (r.resolved > 0)
                     .then(|| r.handoffs_sum.unwrap_or(0) as f64 / r.resolved as f64),
             },
-            cycle_time: durations(r.cycle_time),
-            on_hold: durations(r.on_hold),
-            queue_wait: durations(r.queue_wait),
+            cycle_time: durations(r.cycle_time.as_ref()),
+            on_hold: durations(r.on_hold.as_ref()),
+            queue_wait: durations(r.queue_wait.as_ref()),
             active_breaches: snapshot.map(|s| Count {
                 cohort: "snapshot",
                 value: s.active_breaches,
@@ -209,9 +210,9 @@ impl Kpis {
             ),
             business_first_response: Durations {
                 cohort: "created",
-                ..durations(c.business_first_response)
+                ..durations(c.business_first_response.as_ref())
             },
-            business_resolution: durations(r.business_resolution),
+            business_resolution: durations(r.business_resolution.as_ref()),
             first_response_active_breaches: snapshot.map(|s| Count {
                 cohort: "snapshot",
                 value: s.first_response_active_breaches,

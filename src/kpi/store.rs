@@ -123,8 +123,8 @@ fn push_group_by(query: &mut QueryBuilder<Postgres>, groups: &[&str], bucket: bo
 
 /// Count, mean, median and p90 of a group's durations, exactly as PostgreSQL's `count`, `avg`
 /// and `percentile_cont(ARRAY[0.5, 0.9])` give them (and pandas: linear interpolation).
-/// Decoded from the group's `array_agg` of its non-null values, in scan order: the mean adds
-/// them in that order as `avg` does; a percentile, with `x = p * (n - 1)`, takes the values of
+/// Taken from the group's [`DurationValues`]: the mean adds them in the order collected, as
+/// `avg` does; a percentile, with `x = p * (n - 1)`, takes the values of
 /// sorted ranks `floor(x)` and `ceil(x)` to `lo + (x - floor(x)) * (hi - lo)`, found by
 /// selection rather than by sorting.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -165,18 +165,51 @@ impl DurationStats {
     }
 }
 
-impl sqlx::Type<Postgres> for DurationStats {
+/// One group's values of a duration column, as its `array_agg` collected them (in scan order):
+/// kept raw so that the parts of a split period can be joined before the statistics are taken.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DurationValues(pub Vec<f64>);
+
+impl DurationValues {
+    /// Count, mean, median and p90 (None for no values).
+    pub fn stats(&self) -> Option<DurationStats> {
+        DurationStats::of(&mut self.0.clone())
+    }
+}
+
+impl sqlx::Type<Postgres> for DurationValues {
     fn type_info() -> sqlx::postgres::PgTypeInfo {
         <Vec<f64> as sqlx::Type<Postgres>>::type_info()
     }
 }
 
-impl<'r> sqlx::Decode<'r, Postgres> for DurationStats {
+impl<'r> sqlx::Decode<'r, Postgres> for DurationValues {
     fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
-        let mut values = <Vec<f64> as sqlx::Decode<Postgres>>::decode(value)?;
-        // array_agg of at least one value (FILTER) is never empty; an empty one is a bug.
-        DurationStats::of(&mut values).ok_or_else(|| "an empty array of durations".into())
+        Ok(DurationValues(<Vec<f64> as sqlx::Decode<Postgres>>::decode(value)?))
     }
+}
+
+/// Joins a later part's values to an earlier part's (the statistics do not depend on the
+/// order, only the mean's last bit could).
+fn append(earlier: &mut Option<DurationValues>, later: Option<DurationValues>) {
+    match (earlier.as_mut(), later) {
+        (Some(values), Some(later)) => values.0.extend(later.0),
+        (None, later) => *earlier = later,
+        (_, None) => {}
+    }
+}
+
+fn add(earlier: &mut Option<i64>, later: Option<i64>) {
+    if let Some(later) = later {
+        *earlier = Some(earlier.unwrap_or(0) + later);
+    }
+}
+
+/// A cohort query's row: one group (and bucket) of one part of the period.
+pub trait CohortRow: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin {
+    fn key(&self) -> (&[Option<String>], Option<DateTime<Utc>>);
+    /// Adds the same group's aggregates over a later part of the period.
+    fn absorb(&mut self, later: Self);
 }
 
 /// The created cohort's aggregates of one group (and bucket).
@@ -189,11 +222,11 @@ pub struct CreatedAggregates {
     pub volume: i64,
     pub escalated: i64,
     pub recategorized: i64,
-    pub first_response: Option<DurationStats>,
+    pub first_response: Option<DurationValues>,
     pub first_response_sla_succeeded: i64,
     pub first_response_sla_noncompliant: i64,
     /// Business seconds to the first response (its SLA clock), where a response happened.
-    pub business_first_response: Option<DurationStats>,
+    pub business_first_response: Option<DurationValues>,
 }
 
 /// The resolved cohort's aggregates of one group (and bucket).
@@ -214,14 +247,70 @@ pub struct ResolvedAggregates {
     pub rework: i64,
     pub kb_used: i64,
     pub csat_responses: i64,
-    pub csat_mean: Option<f64>,
+    pub csat_sum: Option<i64>,
     pub csat_satisfied: i64,
     pub handoffs_sum: Option<i64>,
-    pub cycle_time: Option<DurationStats>,
-    pub on_hold: Option<DurationStats>,
-    pub queue_wait: Option<DurationStats>,
+    pub cycle_time: Option<DurationValues>,
+    pub on_hold: Option<DurationValues>,
+    pub queue_wait: Option<DurationValues>,
     /// Business seconds of the resolution SLA clock, where the case has a target.
-    pub business_resolution: Option<DurationStats>,
+    pub business_resolution: Option<DurationValues>,
+}
+
+impl ResolvedAggregates {
+    /// The mean CSAT of the responses, as pandas takes it (their sum over their count).
+    pub fn csat_mean(&self) -> Option<f64> {
+        (self.csat_responses > 0)
+            .then(|| self.csat_sum.unwrap_or(0) as f64 / self.csat_responses as f64)
+    }
+}
+
+impl CohortRow for CreatedAggregates {
+    fn key(&self) -> (&[Option<String>], Option<DateTime<Utc>>) {
+        (&self.group_key, self.bucket)
+    }
+
+    fn absorb(&mut self, later: Self) {
+        self.volume += later.volume;
+        self.escalated += later.escalated;
+        self.recategorized += later.recategorized;
+        append(&mut self.first_response, later.first_response);
+        self.first_response_sla_succeeded += later.first_response_sla_succeeded;
+        self.first_response_sla_noncompliant += later.first_response_sla_noncompliant;
+        append(
+            &mut self.business_first_response,
+            later.business_first_response,
+        );
+    }
+}
+
+impl CohortRow for ResolvedAggregates {
+    fn key(&self) -> (&[Option<String>], Option<DateTime<Utc>>) {
+        (&self.group_key, self.bucket)
+    }
+
+    fn absorb(&mut self, later: Self) {
+        self.resolved += later.resolved;
+        self.sla_succeeded += later.sla_succeeded;
+        self.sla_noncompliant += later.sla_noncompliant;
+        self.fcr_no_reactivation_true += later.fcr_no_reactivation_true;
+        self.fcr_no_reactivation_matured += later.fcr_no_reactivation_matured;
+        self.fcr_no_repeat_true += later.fcr_no_repeat_true;
+        self.fcr_no_repeat_matured += later.fcr_no_repeat_matured;
+        self.fcr_single_interaction_true += later.fcr_single_interaction_true;
+        self.fcr_single_interaction_matured += later.fcr_single_interaction_matured;
+        self.reactivated += later.reactivated;
+        self.rework += later.rework;
+        self.kb_used += later.kb_used;
+        self.csat_responses += later.csat_responses;
+        add(&mut self.csat_sum, later.csat_sum);
+        self.csat_satisfied += later.csat_satisfied;
+        add(&mut self.handoffs_sum, later.handoffs_sum);
+        append(&mut self.cycle_time, later.cycle_time);
+        append(&mut self.on_hold, later.on_hold);
+        append(&mut self.queue_wait, later.queue_wait);
+        append(&mut self.business_resolution, later.business_resolution);
+    }
 }
 
 /// The created cohort's aggregates, by group (and bucket).
@@ -244,18 +333,77 @@ pub async fn resolved_aggregates(
     cohort_aggregates(pool, Cohort::Resolved, filter, groups, bucket).await
 }
 
-/// `SELECT group_key, bucket, <aggregates> FROM cases WHERE <cohort in period, filters>
-/// GROUP BY ...`.
-async fn cohort_aggregates<T>(
+/// Periods at least this long are aggregated in two halves on two connections, side by side:
+/// a cohort query is one backend on one core, and at a million cases a month's cohort takes
+/// tens of milliseconds of it. The halves' rows are merged exactly (counts add, values join
+/// in time order).
+const SPLIT_FROM: chrono::TimeDelta = chrono::TimeDelta::days(2);
+
+/// A cohort's aggregates by group (and bucket), over the whole period: in two halves when it
+/// is long enough (see [`SPLIT_FROM`]).
+async fn cohort_aggregates<T: CohortRow>(
     pool: &PgPool,
     cohort: Cohort,
     filter: &Filter,
     groups: &[&str],
     bucket: Option<&Bucket>,
-) -> sqlx::Result<Vec<T>>
-where
-    T: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
-{
+) -> sqlx::Result<Vec<T>> {
+    let (Some(from), Some(to)) = (filter.from, filter.to) else {
+        return cohort_part(pool, cohort, filter, groups, bucket).await;
+    };
+    if to - from < SPLIT_FROM {
+        return cohort_part(pool, cohort, filter, groups, bucket).await;
+    }
+    let middle = from + (to - from) / 2;
+    let earlier = Filter {
+        to: Some(middle),
+        ..filter.clone()
+    };
+    let later = Filter {
+        from: Some(middle),
+        ..filter.clone()
+    };
+    let (earlier, later) = tokio::try_join!(
+        cohort_part::<T>(pool, cohort, &earlier, groups, bucket),
+        cohort_part::<T>(pool, cohort, &later, groups, bucket),
+    )?;
+    Ok(merge(earlier, later))
+}
+
+/// The rows of two consecutive parts of a period, one per group (and bucket).
+fn merge<T: CohortRow>(earlier: Vec<T>, later: Vec<T>) -> Vec<T> {
+    let mut merged = earlier;
+    let mut index: std::collections::HashMap<(Vec<Option<String>>, Option<DateTime<Utc>>), usize> =
+        merged
+            .iter()
+            .enumerate()
+            .map(|(i, row)| {
+                let (group, bucket) = row.key();
+                ((group.to_vec(), bucket), i)
+            })
+            .collect();
+    for row in later {
+        let (group, bucket) = row.key();
+        match index.get(&(group.to_vec(), bucket)) {
+            Some(&i) => merged[i].absorb(row),
+            None => {
+                index.insert((group.to_vec(), bucket), merged.len());
+                merged.push(row);
+            }
+        }
+    }
+    merged
+}
+
+/// `SELECT group_key, bucket, <aggregates> FROM cases WHERE <cohort in period, filters>
+/// GROUP BY ...`.
+async fn cohort_part<T: CohortRow>(
+    pool: &PgPool,
+    cohort: Cohort,
+    filter: &Filter,
+    groups: &[&str],
+    bucket: Option<&Bucket>,
+) -> sqlx::Result<Vec<T>> {
     let time = cohort.time_column();
     let mut query = QueryBuilder::new("SELECT ");
     push_group_key(&mut query, groups);
@@ -346,7 +494,7 @@ const RESOLVED_AGGREGATES: &str = concat!(
     "count(*) FILTER (WHERE reactivations > 0) AS reactivated, ",
     "count(*) FILTER (WHERE is_rework) AS rework, ",
     "count(*) FILTER (WHERE kb_used) AS kb_used, ",
-    "count(csat) AS csat_responses, avg(csat)::float8 AS csat_mean, ",
+    "count(csat) AS csat_responses, sum(csat)::bigint AS csat_sum, ",
     "count(*) FILTER (WHERE csat_satisfied) AS csat_satisfied, ",
     "sum(handoffs)::bigint AS handoffs_sum, ",
     durations!("cycle_time_s", "cycle_time"),
