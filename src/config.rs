@@ -340,6 +340,7 @@ impl CasesConfig {
         crate::cases::import::ImportLimits {
             max_record_bytes: self.import_max_record_bytes,
             max_trace_bytes: self.import_max_trace_bytes,
+            ..Default::default()
         }
     }
 

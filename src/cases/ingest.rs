@@ -1,6 +1,7 @@
 //! Storing events: batches go in with COPY, then every touched case (and every other case of
 //! the same customers, for `fcr_no_repeat`) is recomputed from all of its stored events.
-//! Files are validated completely before anything is stored, so a bad file stores nothing.
+//! A file with more bad rows than allowed stores nothing: small files are stored while they
+//! are validated, in one transaction committed only after, large ones after validation.
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -50,11 +51,28 @@ pub async fn store_batch(
     if events.is_empty() {
         return Ok((BatchReport::default(), Vec::new()));
     }
-    let received = events.len() as u64;
     let mut tx = pool.begin().await?;
     store::lock_ingest(&mut tx).await?;
+    let (report, touched, latest) = store_events(&mut tx, config, events, now).await?;
+    if !touched.is_empty() {
+        store::mark_changed(&mut *tx, latest).await?;
+    }
+    tx.commit().await?;
+    Ok((report, touched))
+}
+
+/// Stores events in the caller's transaction (which holds the ingest lock) and recomputes the
+/// cases they touched: the report, the touched cases (sorted) and the instant the data is as
+/// of (its latest event, or its extraction when the file says when).
+async fn store_events(
+    conn: &mut PgConnection,
+    config: &MetricsConfig,
+    events: Vec<NewEvent>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<(BatchReport, Vec<String>, Option<DateTime<Utc>>)> {
+    let received = events.len() as u64;
     // Read under the lock: a remapping cannot slip in between reading roles and storing.
-    let resolver = load_resolver(&mut *tx).await?;
+    let resolver = load_resolver(&mut *conn).await?;
     let events: Vec<(NewEvent, Option<Activity>)> = events
         .into_iter()
         .map(|event| {
@@ -62,27 +80,22 @@ pub async fn store_batch(
             (event, role)
         })
         .collect();
-    let (stored_case_ids, unmapped) = store::insert_events(&mut tx, &events).await?;
+    let (stored_case_ids, unmapped) = store::insert_events(&mut *conn, &events).await?;
     let touched: BTreeSet<String> = stored_case_ids.iter().cloned().collect();
     let touched: Vec<String> = touched.into_iter().collect();
-    recompute(&mut tx, &touched, config, now).await?;
-    if !touched.is_empty() {
-        // The data is as of its latest event, or of its extraction when the file says when.
-        let latest = events
-            .iter()
-            .flat_map(|(event, _)| [Some(event.event_time), event.last_data_update])
-            .flatten()
-            .max();
-        store::mark_changed(&mut *tx, latest).await?;
-    }
-    tx.commit().await?;
+    recompute(&mut *conn, &touched, config, now).await?;
+    let latest = events
+        .iter()
+        .flat_map(|(event, _)| [Some(event.event_time), event.last_data_update])
+        .flatten()
+        .max();
     let report = BatchReport {
         events_stored: stored_case_ids.len() as u64,
         duplicates_skipped: received - stored_case_ids.len() as u64,
         cases_touched: touched.len() as u64,
         unmapped_activities: unmapped,
     };
-    Ok((report, touched))
+    Ok((report, touched, latest))
 }
 
 /// Recomputes these cases, and the other cases of their customers (a new case can turn an
@@ -358,8 +371,15 @@ pub enum ImportFailure {
     Database(#[from] sqlx::Error),
 }
 
-/// Imports a file: validates every row first (a file with more bad rows than allowed stores
-/// nothing), then stores the valid rows in batches. `progress` gets (phase, rows so far).
+/// Imports a file, all or nothing as to bad rows: a file with more bad rows than allowed
+/// stores nothing. `progress` gets (phase, rows so far).
+///
+/// Pass 1 reads and validates every row. A file of up to `limits.max_streamed_rows` rows
+/// (250,000 by default: the ingest lock held a few seconds) is stored as it is read, in one transaction that commits only once the whole file has passed the
+/// bad-row check: the parse and the database work side by side instead of one after the other.
+/// A larger file leaves that transaction (rolled back) at the first row past the limit, and
+/// pass 2 reads it again and stores it in batches of their own transactions, so the ingest
+/// lock is never held for a whole large file.
 pub async fn import_file(
     pool: &PgPool,
     path: &Path,
@@ -369,57 +389,75 @@ pub async fn import_file(
     config: &MetricsConfig,
     progress: impl Fn(ImportPhase, u64) + Send + Sync + 'static,
 ) -> Result<ImportReport, ImportFailure> {
-    let progress = std::sync::Arc::new(progress);
+    let progress = Arc::new(progress);
 
-    // Pass 1: validate everything, store nothing.
+    // Pass 1: validate everything, storing what it can as it goes (uncommitted).
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Parsed>(2);
     let (path_buf, opts) = (path.to_path_buf(), options.clone());
     let validate_progress = progress.clone();
-    let (mut report, kept) = tokio::task::spawn_blocking(move || {
-        validate_file(&path_buf, &opts, default_zone, limits, &*validate_progress)
-    })
-    .await
-    .map_err(|error| ImportError::Options(format!("validation task failed: {error}")))??;
+    let parser = tokio::task::spawn_blocking(move || {
+        validate_file(
+            &path_buf,
+            &opts,
+            default_zone,
+            limits,
+            &*validate_progress,
+            sender,
+        )
+    });
+    let streamed = store_while_parsing(pool, config, receiver).await;
+    let validated = parser
+        .await
+        .map_err(|error| ImportError::Options(format!("validation task failed: {error}")))??;
+    let streamed = streamed?;
+    let mut report = validated.report;
     if report.bad_rows_count > options.max_bad_rows {
+        // Dropping the transaction rolls it back.
         return Err(ImportFailure::TooManyBadRows {
             allowed: options.max_bad_rows,
             report: Box::new(report),
         });
     }
+    if let Some(streamed) = streamed.filter(|_| validated.streamed_all) {
+        let Streamed {
+            mut tx,
+            stored,
+            cases_touched,
+            latest,
+        } = streamed;
+        if cases_touched > 0 {
+            store::mark_changed(&mut *tx, latest).await?;
+        }
+        tx.commit().await?;
+        // Rows count as stored once committed.
+        progress(
+            ImportPhase::Storing,
+            stored.events_stored + stored.duplicates_skipped,
+        );
+        report.stored = stored;
+        report.stored.cases_touched = cases_touched;
+        report.data_extracted_at = validated.extracted;
+        report.hint = unmapped_hint(&report.stored);
+        return Ok(report);
+    }
 
-    // Pass 2: the rows kept by pass 1, or the file parsed again on a blocking thread; batches
-    // are stored as they come.
+    // Pass 2: a large file, parsed again on a blocking thread; batches are stored as they come.
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<NewEvent>>(2);
     let (path_buf, opts) = (path.to_path_buf(), options.clone());
     let reader = tokio::task::spawn_blocking(move || -> Result<(), ImportError> {
-        let rows: Box<dyn Iterator<Item = Result<NewEvent, ImportError>> + Send> = match kept {
-            Some(events) => Box::new(events.into_iter().map(Ok)),
-            None => {
-                let (_, rows) = import::rows(&path_buf, &opts, default_zone, limits)?;
-                Box::new(rows.filter_map(|row| match row {
-                    Ok(row) => row.event.ok().map(Ok),
-                    Err(error) => Some(Err(error)),
-                }))
-            }
-        };
+        let (_, rows) = import::rows(&path_buf, &opts, default_zone, limits)?;
         let mut batch = Vec::with_capacity(IMPORT_BATCH);
-        // Occurrences of each natural key (case + key) in this file, for events without an id.
-        let mut seen: HashMap<(String, [u8; 16]), u32> = HashMap::new();
-        for event in rows {
-            let mut event = event?;
+        let mut occurrences = Occurrences::default();
+        for row in rows {
+            let Some(mut event) = row?.event.ok() else {
+                continue;
+            };
+            occurrences.number(&mut event);
+            batch.push(event);
+            if batch.len() == IMPORT_BATCH
+                && sender.blocking_send(std::mem::take(&mut batch)).is_err()
             {
-                if event.event_id.is_none() {
-                    let count = seen
-                        .entry((event.case_id.clone(), event.event_key()))
-                        .or_insert(0);
-                    event.occurrence = *count;
-                    *count += 1;
-                }
-                batch.push(event);
-                if batch.len() == IMPORT_BATCH
-                    && sender.blocking_send(std::mem::take(&mut batch)).is_err()
-                {
-                    return Ok(());
-                }
+                return Ok(());
             }
         }
         if !batch.is_empty() {
@@ -455,34 +493,88 @@ pub enum ImportPhase {
     Storing,
 }
 
-/// Rows a file may have for pass 1 to keep them, sparing pass 2 the parse (about 0.5 KB each).
-const KEPT_ROWS: u64 = 250_000;
+/// What pass 1 sends the storer.
+enum Parsed {
+    /// Valid events, in file order.
+    Batch(Vec<NewEvent>),
+    /// The file is too large (or already has too many bad rows) to be stored in one go: roll
+    /// back what is stored and stop.
+    Abandon,
+}
 
-/// Reads the whole file, counting and listing bad rows; keeps the valid events of files up to
-/// [`KEPT_ROWS`] rows.
+/// Numbers the events without an id that share a natural key (case + key) in one file, in
+/// file order, so that repeated identical rows stay distinct events and a re-import is
+/// idempotent.
+#[derive(Default)]
+struct Occurrences(HashMap<(String, [u8; 16]), u32>);
+
+impl Occurrences {
+    fn number(&mut self, event: &mut NewEvent) {
+        if event.event_id.is_none() {
+            let count = self
+                .0
+                .entry((event.case_id.clone(), event.event_key()))
+                .or_insert(0);
+            event.occurrence = *count;
+            *count += 1;
+        }
+    }
+}
+
+/// What pass 1 learnt of the file.
+struct Validated {
+    report: ImportReport,
+    /// Every valid event was sent to the storer (the file is small enough).
+    streamed_all: bool,
+    /// The latest `LastDataUpdate` of the file's valid events.
+    extracted: Option<DateTime<Utc>>,
+}
+
+/// Reads the whole file, counting and listing bad rows, and sends the valid events of a
+/// small enough file to the storer in batches.
 fn validate_file(
     path: &Path,
     options: &ImportOptions,
     zone: Tz,
     limits: ImportLimits,
     progress: &dyn Fn(ImportPhase, u64),
-) -> Result<(ImportReport, Option<Vec<NewEvent>>), ImportError> {
+    storer: tokio::sync::mpsc::Sender<Parsed>,
+) -> Result<Validated, ImportError> {
     let (format, rows) = import::rows(path, options, zone, limits)?;
-    let mut kept = Some(Vec::new());
     let mut report = ImportReport {
         format: Some(format),
         ..Default::default()
     };
+    let mut extracted = None;
+    let mut storer = Some(storer);
+    let mut batch = Vec::with_capacity(IMPORT_BATCH);
+    let mut occurrences = Occurrences::default();
     for row in rows {
         let row = row?;
         report.rows_read += 1;
-        if report.rows_read > KEPT_ROWS {
-            kept = None;
+        if report.rows_read > limits.max_streamed_rows
+            || report.bad_rows_count > options.max_bad_rows
+        {
+            if let Some(storer) = storer.take() {
+                // The storer may have stopped on a database error, reported on its side.
+                let _ = storer.blocking_send(Parsed::Abandon);
+                batch = Vec::new();
+            }
         }
         match row.event {
-            Ok(event) => {
-                if let Some(kept) = kept.as_mut() {
-                    kept.push(event);
+            Ok(mut event) => {
+                extracted = extracted.max(event.last_data_update);
+                if let Some(sender) = &storer {
+                    occurrences.number(&mut event);
+                    batch.push(event);
+                    if batch.len() == IMPORT_BATCH
+                        && sender
+                            .blocking_send(Parsed::Batch(std::mem::take(&mut batch)))
+                            .is_err()
+                    {
+                        // The storer failed: its error is the import's.
+                        break;
+                    }
                 }
             }
             Err(errors) => {
@@ -500,7 +592,66 @@ fn validate_file(
         }
     }
     progress(ImportPhase::Validating, report.rows_read);
-    Ok((report, kept))
+    let streamed_all = match storer {
+        Some(sender) => batch.is_empty() || sender.blocking_send(Parsed::Batch(batch)).is_ok(),
+        None => false,
+    };
+    Ok(Validated {
+        report,
+        streamed_all,
+        extracted,
+    })
+}
+
+/// Pass 1's stored events, in a transaction not yet committed.
+struct Streamed {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    stored: BatchReport,
+    cases_touched: u64,
+    latest: Option<DateTime<Utc>>,
+}
+
+/// Stores the batches pass 1 sends, all in one transaction holding the ingest lock, until the
+/// parse ends (uncommitted: progress counts them once committed); None when pass 1 abandoned
+/// it (rolled back).
+async fn store_while_parsing(
+    pool: &PgPool,
+    config: &MetricsConfig,
+    mut parsed: tokio::sync::mpsc::Receiver<Parsed>,
+) -> sqlx::Result<Option<Streamed>> {
+    let Some(first) = parsed.recv().await else {
+        // Nothing valid to store (or the file could not be read): a transaction for nothing.
+        let tx = pool.begin().await?;
+        return Ok(Some(Streamed {
+            tx,
+            stored: BatchReport::default(),
+            cases_touched: 0,
+            latest: None,
+        }));
+    };
+    let mut tx = pool.begin().await?;
+    store::lock_ingest(&mut tx).await?;
+    let now = Utc::now();
+    let (mut stored, mut touched, mut latest) = (BatchReport::default(), BTreeSet::new(), None);
+    let mut next = Some(first);
+    while let Some(message) = next {
+        let Parsed::Batch(batch) = message else {
+            return Ok(None);
+        };
+        let (report, cases, batch_latest) = store_events(&mut tx, config, batch, now).await?;
+        stored.events_stored += report.events_stored;
+        stored.duplicates_skipped += report.duplicates_skipped;
+        stored.unmapped_activities += report.unmapped_activities;
+        touched.extend(cases);
+        latest = latest.max(batch_latest);
+        next = parsed.recv().await;
+    }
+    Ok(Some(Streamed {
+        tx,
+        stored,
+        cases_touched: touched.len() as u64,
+        latest,
+    }))
 }
 
 /// The built-in activity names plus the stored mapping.

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use common::TestApp;
 use serde_json::{Value, json};
 use switchboard::cases::{
-    import::{Classifier, ColumnMapping, ImportFormat, ImportOptions},
+    import::{Classifier, ColumnMapping, ImportFormat, ImportLimits, ImportOptions},
     ingest::{self, ImportReport},
 };
 
@@ -424,13 +424,22 @@ async fn an_import_with_bad_rows_stores_nothing_unless_allowed() {
 // The real public event logs against pm4py's values (tests/fixtures/eventlogs/README.md).
 
 async fn import(app: &TestApp, path: &Path, options: ImportOptions) -> ImportReport {
+    import_with(app, path, options, ImportLimits::default()).await
+}
+
+async fn import_with(
+    app: &TestApp,
+    path: &Path,
+    options: ImportOptions,
+    limits: ImportLimits,
+) -> ImportReport {
     let config = app.state.config.cases.metrics();
     ingest::import_file(
         &app.state.db,
         path,
         &options,
         chrono_tz::Tz::UTC,
-        switchboard::cases::import::ImportLimits::default(),
+        limits,
         &config,
         |_, _| {},
     )
@@ -568,10 +577,24 @@ async fn the_running_example_through_the_api_twice() {
 #[tokio::test]
 async fn helpdesk_matches_pm4py() {
     let dir = common::eventlogs();
-    let app = TestApp::new().await;
-    let report = import(&app, &dir.join("helpdesk.xes.gz"), ImportOptions::default()).await;
-    assert_eq!(report.format, Some(ImportFormat::Xes));
-    assert_matches_pm4py(&app, &report, &common::fixture("eventlogs/helpdesk.json")).await;
+    // Stored while it is validated (one transaction), and, as a file too large for that,
+    // validated first and then stored batch by batch: the same result.
+    for max_streamed_rows in [ImportLimits::default().max_streamed_rows, 1_000] {
+        let app = TestApp::new().await;
+        let limits = ImportLimits {
+            max_streamed_rows,
+            ..Default::default()
+        };
+        let report = import_with(
+            &app,
+            &dir.join("helpdesk.xes.gz"),
+            ImportOptions::default(),
+            limits,
+        )
+        .await;
+        assert_eq!(report.format, Some(ImportFormat::Xes));
+        assert_matches_pm4py(&app, &report, &common::fixture("eventlogs/helpdesk.json")).await;
+    }
 }
 
 #[cfg_attr(no_eventlogs, ignore = "needs ../shared/data/eventlogs")]

@@ -134,6 +134,9 @@ pub struct ImportLimits {
     pub max_record_bytes: u64,
     /// An XES trace (its events are held until it ends).
     pub max_trace_bytes: u64,
+    /// Rows a file may have to be stored in one transaction as it is validated (see
+    /// `ingest::import_file`); larger files are stored after validation, batch by batch.
+    pub max_streamed_rows: u64,
 }
 
 impl Default for ImportLimits {
@@ -141,6 +144,7 @@ impl Default for ImportLimits {
         ImportLimits {
             max_record_bytes: 1 << 20,
             max_trace_bytes: 64 << 20,
+            max_streamed_rows: 250_000,
         }
     }
 }
