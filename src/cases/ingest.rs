@@ -216,10 +216,11 @@ pub async fn recompute_cases(
                     .collect(),
                 None => Vec::new(),
             };
-            let m = if repeats.is_empty() {
-                first
-            } else {
+            // Most cases with same-key neighbours are not repeats of them: computed once.
+            let m = if metrics::repeats_matter(&first, &repeats, config) {
                 metrics::compute(case_events, &repeats, config, as_of)
+            } else {
+                first
             };
             second_pass.insert(case_id.clone(), m);
         }

@@ -331,6 +331,33 @@ pub fn compute(
     m
 }
 
+/// Whether other cases' creations change a case's metrics computed without them (`first`):
+/// only `fcr_no_repeat` reads them, and only a creation after the case's own, within its FCR
+/// window from R1, counts. When false, `compute` with them gives exactly `first`.
+pub fn repeats_matter(
+    first: &CaseMetrics,
+    repeat_case_creations: &[DateTime<Utc>],
+    config: &MetricsConfig,
+) -> bool {
+    let (Some(created), Some(r1)) = (first.created_at, first.first_resolved_at) else {
+        return false;
+    };
+    let window_end = fcr_window_end(r1, config);
+    repeat_case_creations
+        .iter()
+        .any(|&t| is_repeat(created, window_end, t))
+}
+
+/// The end of a case's FCR window (R1 + N days); `None` beyond the calendar: it never ends.
+fn fcr_window_end(r1: DateTime<Utc>, config: &MetricsConfig) -> Option<DateTime<Utc>> {
+    r1.checked_add_signed(TimeDelta::days(i64::from(config.fcr_window_days)))
+}
+
+/// Whether another case created at `t` makes a case created at `created` a repeat.
+fn is_repeat(created: DateTime<Utc>, window_end: Option<DateTime<Utc>>, t: DateTime<Utc>) -> bool {
+    t > created && window_end.is_none_or(|end| t <= end)
+}
+
 /// A closed time interval of the case (a hold, a wait).
 #[derive(Debug, Clone, Copy)]
 struct Interval {
@@ -844,10 +871,7 @@ impl<'a> Case<'a> {
         repeat_case_creations: &[DateTime<Utc>],
     ) -> Option<DateTime<Utc>> {
         let r1 = self.first_resolution?;
-        // `None` (beyond the calendar): the window never ends.
-        let matures = self
-            .time(r1)
-            .checked_add_signed(TimeDelta::days(i64::from(self.config.fcr_window_days)));
+        let matures = fcr_window_end(self.time(r1), self.config);
         let in_window = |t: DateTime<Utc>| matures.is_none_or(|end| t <= end);
         let verdict = |failed: bool| match matures {
             _ if failed => Fcr::False,
@@ -860,7 +884,7 @@ impl<'a> Case<'a> {
             .any(|e| e.role == Some(Activity::CaseReactivated) && in_window(e.event_time));
         let repeated = repeat_case_creations
             .iter()
-            .any(|&t| t > self.created && in_window(t));
+            .any(|&t| is_repeat(self.created, matures, t));
         let window: Vec<&CaseEvent> = self
             .events
             .iter()
@@ -1858,6 +1882,26 @@ mod tests {
         assert_eq!(verdict(&[at(MATURES)], MATURES), Some(Fcr::False));
         // After the window.
         assert_eq!(verdict(&[at(MATURES + 1)], MATURES + 1), Some(Fcr::True));
+
+        // `repeats_matter` says exactly when the creations change anything at all.
+        let open = case(&[(0, CaseCreated), (60, CaseAssigned)]);
+        for (events, creations) in [
+            (&events, vec![at(-60), at(0)]),
+            (&events, vec![at(MATURES + 1)]),
+            (&events, vec![at(30)]),
+            (&events, vec![at(-60), at(MATURES)]),
+            (&open, vec![at(30)]),
+        ] {
+            for as_of in [120, MATURES, MATURES + 10] {
+                let without = compute(events, &[], &config, at(as_of));
+                let with = compute(events, &creations, &config, at(as_of));
+                assert_eq!(
+                    repeats_matter(&without, &creations, &config),
+                    with != without,
+                    "{creations:?} at {as_of}"
+                );
+            }
+        }
     }
 
     #[test]
