@@ -553,14 +553,12 @@ fn validate_file(
     for row in rows {
         let row = row?;
         report.rows_read += 1;
-        if report.rows_read > limits.max_streamed_rows
-            || report.bad_rows_count > options.max_bad_rows
-        {
-            if let Some(storer) = storer.take() {
-                // The storer may have stopped on a database error, reported on its side.
-                let _ = storer.blocking_send(Parsed::Abandon);
-                batch = Vec::new();
-            }
+        let too_much = report.rows_read > limits.max_streamed_rows
+            || report.bad_rows_count > options.max_bad_rows;
+        if too_much && let Some(storer) = storer.take() {
+            // The storer may have stopped on a database error, reported on its side.
+            let _ = storer.blocking_send(Parsed::Abandon);
+            batch = Vec::new();
         }
         match row.event {
             Ok(mut event) => {

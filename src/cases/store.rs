@@ -124,10 +124,11 @@ pub async fn insert_events(
 /// Stored attributes by name, as text.
 type ExtraAttributes = sqlx::types::Json<std::collections::BTreeMap<String, String>>;
 
-/// Every event of the given cases, grouped by case, with the stored attributes named in
-/// `attribute_keys` (those SLA policies match on; usually none). In no particular order: the
-/// metrics sort a case's events themselves, so a recomputation batch's 50,000 rows need no
-/// sort by case id (under the database's collation) first.
+/// Every event of the given cases, grouped by case, in event order, with the stored
+/// attributes named in `attribute_keys` (those SLA policies match on; usually none). The
+/// metrics sort a case's events again, but the ORDER BY keeps it: it is what makes PostgreSQL
+/// read a batch's 5,000 cases through `events_case_order`; without it, at 10M events, it
+/// estimated millions of rows and scanned the whole table (1.2 s a batch instead of ~30 ms).
 pub async fn case_events(
     executor: impl PgExecutor<'_>,
     case_ids: &[String],
@@ -144,7 +145,8 @@ pub async fn case_events(
                       (SELECT jsonb_object_agg(k, attributes->>k) FROM unnest($2::text[]) k
                        WHERE attributes->>k IS NOT NULL)
                   END AS "extra: ExtraAttributes"
-           FROM events WHERE case_id = ANY($1)"#,
+           FROM events WHERE case_id = ANY($1)
+           ORDER BY case_id, event_time, seq"#,
         case_ids,
         &keys
     )

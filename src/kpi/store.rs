@@ -185,7 +185,9 @@ impl sqlx::Type<Postgres> for DurationValues {
 
 impl<'r> sqlx::Decode<'r, Postgres> for DurationValues {
     fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
-        Ok(DurationValues(<Vec<f64> as sqlx::Decode<Postgres>>::decode(value)?))
+        Ok(DurationValues(
+            <Vec<f64> as sqlx::Decode<Postgres>>::decode(value)?,
+        ))
     }
 }
 
@@ -373,15 +375,15 @@ async fn cohort_aggregates<T: CohortRow>(
 /// The rows of two consecutive parts of a period, one per group (and bucket).
 fn merge<T: CohortRow>(earlier: Vec<T>, later: Vec<T>) -> Vec<T> {
     let mut merged = earlier;
-    let mut index: std::collections::HashMap<(Vec<Option<String>>, Option<DateTime<Utc>>), usize> =
-        merged
-            .iter()
-            .enumerate()
-            .map(|(i, row)| {
-                let (group, bucket) = row.key();
-                ((group.to_vec(), bucket), i)
-            })
-            .collect();
+    type Key = (Vec<Option<String>>, Option<DateTime<Utc>>);
+    let mut index: std::collections::HashMap<Key, usize> = merged
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let (group, bucket) = row.key();
+            ((group.to_vec(), bucket), i)
+        })
+        .collect();
     for row in later {
         let (group, bucket) = row.key();
         match index.get(&(group.to_vec(), bucket)) {
