@@ -4,22 +4,12 @@
 //!
 //! The bucket is the first 60 bits of SHA-256(seed, U+001F, account id) (UTF-8, big-endian)
 //! divided by 2^60, a number in [0, 1); an account is held out when its bucket is below the
-//! holdout share. Campaign creation makes the same test in SQL ([`sql_is_holdout`]: the digest
-//! against a [`threshold`]) so millions of accounts are assigned without leaving the database.
+//! holdout share, tested exactly as the digest against a [`threshold`].
 
 use sha2::{Digest, Sha256};
 
 /// Separates the seed from the account id in the hashed bytes (no seed/id pair collides).
 pub const SEPARATOR: u8 = 0x1f;
-
-/// Whether `account_id` is held out, in SQL, for a seed bound as `seed_param` and a
-/// [`threshold`] bound as `threshold_param`: the digest compared bytewise with the threshold,
-/// the same test as [`is_holdout`] and cheaper than extracting the bits.
-pub fn sql_is_holdout(seed_param: &str, threshold_param: &str) -> String {
-    format!(
-        "sha256(convert_to({seed_param} || chr(31) || account_id, 'UTF8')) < {threshold_param}::bytea"
-    )
-}
 
 const TWO_POW_60: f64 = (1u64 << 60) as f64;
 

@@ -5,10 +5,12 @@
 //! list, a grouping key) and so are unchecked; every value is bound, never formatted in.
 
 use chrono::{DateTime, NaiveTime, Utc};
+use std::collections::HashMap;
+
 use sqlx::{PgConnection, PgExecutor, PgPool};
 
 use super::{holdout, rules::Rule};
-use crate::scoring::reasons::PackedReason;
+use crate::{db::copy::BinaryRows, scoring::reasons::PackedReason};
 
 /// One link as uploaded.
 #[derive(Debug, Clone, PartialEq)]
@@ -170,7 +172,8 @@ fn partition(id: i64) -> String {
 
 /// Creates a campaign and its members in the caller's transaction: flags accounts with the
 /// first suppression rule they meet, then selects the run's accounts, holds out by the sticky
-/// hash and stores every selected account with its fate, in one `INSERT ... SELECT`.
+/// hash and stores every selected account with its fate (one binary COPY into the campaign's
+/// own partition, indexed before it is attached).
 pub async fn create_campaign(
     conn: &mut PgConnection,
     new: &NewCampaign,
@@ -268,6 +271,32 @@ pub async fn create_campaign(
         .execute(&mut *conn)
         .await?;
     }
+    // The selection, the flags and the links go to Rust, which orders, judges and holds out
+    // each account on both cores and streams the members back with a binary COPY: in one
+    // `INSERT ... SELECT` PostgreSQL did all of it on one core (2M accounts: 9.4 s).
+    let selected = fetch_selection(&mut *conn, new).await?;
+    if selected.is_empty() {
+        return Err(CreateError::EmptySelection(new.run_id));
+    }
+    let flags: HashMap<String, (i32, Option<String>)> =
+        sqlx::query_as::<_, (String, i32, Option<String>)>(
+            "SELECT DISTINCT ON (account_id) account_id, rank, detail
+         FROM campaign_flags ORDER BY account_id, rank, detail",
+        )
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|(account, rank, detail)| (account, (rank, detail)))
+        .collect();
+    let links: HashMap<String, MemberLink> = sqlx::query_as::<_, MemberLink>(
+        "SELECT DISTINCT ON (account_id) account_id, customer, time_zone, window_start, window_end
+         FROM account_links ORDER BY account_id, customer",
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|link| (link.account_id.clone(), link))
+    .collect();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO campaigns (name, run_id, seed, holdout_share, rules, as_of, time_zone,
                                 window_start, window_end, selected, suppressed, held_out,
@@ -294,44 +323,30 @@ pub async fn create_campaign(
     )))
     .execute(&mut *conn)
     .await?;
-    let rule_names: Vec<&str> = Rule::ALL.iter().map(|r| r.name()).collect();
-    let selected = sqlx::query(sqlx::AssertSqlSafe(format!(
-        r#"INSERT INTO {table}
-           SELECT $1, s.account_id, s.probability, s.decile, s.position,
-                  CASE WHEN f.rank IS NOT NULL THEN 'excluded'
-                       WHEN {holdout} THEN 'holdout'
-                       ELSE 'call' END,
-                  ($4::text[])[f.rank], f.detail,
-                  l.customer, l.time_zone, l.window_start, l.window_end, s.reasons
-           FROM (SELECT account_id, probability, decile, reasons,
-                        row_number() OVER (ORDER BY probability DESC, account_id COLLATE "C")
-                          AS position
-                 FROM account_scores
-                 WHERE run_id = $5
-                   AND ($6::smallint[] IS NULL OR decile = ANY($6))
-                   AND ($7::float8 IS NULL OR probability >= $7)
-                 ORDER BY probability DESC, account_id COLLATE "C"
-                 LIMIT $8) s
-           LEFT JOIN (SELECT DISTINCT ON (account_id) account_id, rank, detail
-                      FROM campaign_flags ORDER BY account_id, rank, detail) f USING (account_id)
-           LEFT JOIN (SELECT DISTINCT ON (account_id) * FROM account_links
-                      ORDER BY account_id, customer) l USING (account_id)"#,
-        holdout = holdout::sql_is_holdout("$2", "$3"),
-    )))
-    .bind(id)
-    .bind(&new.seed)
-    .bind(holdout::threshold(new.holdout_share).as_slice())
-    .bind(&rule_names)
-    .bind(new.run_id)
-    .bind(new.selection.deciles.as_deref())
-    .bind(new.selection.min_probability)
-    .bind(new.selection.top_n)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if selected == 0 {
-        return Err(CreateError::EmptySelection(new.run_id));
+    let mut sink = conn
+        .copy_in_raw(&format!(
+            "COPY {table} (campaign_id, account_id, probability, decile, position, status, rule,
+                           rule_detail, customer, time_zone, window_start, window_end, reasons)
+             FROM STDIN (FORMAT binary)"
+        ))
+        .await?;
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let judging = Judging {
+        campaign_id: id,
+        seed: new.seed.clone(),
+        holdout_share: new.holdout_share,
+        top_n: new.selection.top_n,
+        flags,
+        links,
+    };
+    let formatter = tokio::task::spawn_blocking(move || judging.members(selected, &sender));
+    while let Some(message) = receiver.recv().await {
+        sink.send(message).await?;
     }
+    let counts = formatter
+        .await
+        .map_err(|e| sqlx::Error::Protocol(format!("judging the campaign's members: {e}")))?;
+    sink.finish().await?;
     for statement in [
         format!(r#"CREATE INDEX {table}_account ON {table} (account_id)"#),
         format!("CREATE INDEX {table}_position ON {table} (position)"),
@@ -340,28 +355,6 @@ pub async fn create_campaign(
         sqlx::query(sqlx::AssertSqlSafe(statement))
             .execute(&mut *conn)
             .await?;
-    }
-    let fates: Vec<(String, Option<String>, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT status, rule, count(*) FROM {table} GROUP BY status, rule"
-    )))
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut counts = StageCounts {
-        selected: selected as i64,
-        suppressed: Rule::ALL.iter().map(|&r| (r, 0)).collect(),
-        ..StageCounts::default()
-    };
-    for (status, rule, n) in fates {
-        match (status.as_str(), rule) {
-            ("call", _) => counts.to_call += n,
-            ("holdout", _) => counts.held_out += n,
-            (_, Some(rule)) => {
-                if let Some(slot) = counts.suppressed.iter_mut().find(|(r, _)| r.name() == rule) {
-                    slot.1 += n;
-                }
-            }
-            _ => {}
-        }
     }
     let suppressed: serde_json::Map<String, serde_json::Value> = counts
         .suppressed
@@ -380,6 +373,180 @@ pub async fn create_campaign(
     .execute(&mut *conn)
     .await?;
     Ok((id, counts))
+}
+
+/// A selected account as the run scored it.
+type Selected = (String, f64, i16, Option<Vec<u8>>);
+
+/// The run's accounts the selection takes, in no particular order (unless `top_n` cuts them:
+/// then the best, for PostgreSQL's top-N sort).
+async fn fetch_selection(
+    conn: &mut PgConnection,
+    new: &NewCampaign,
+) -> sqlx::Result<Vec<Selected>> {
+    let filter = "FROM account_scores
+                  WHERE run_id = $1
+                    AND ($2::smallint[] IS NULL OR decile = ANY($2))
+                    AND ($3::float8 IS NULL OR probability >= $3)";
+    let sql = match new.selection.top_n {
+        None => format!("SELECT account_id, probability, decile, reasons {filter}"),
+        Some(_) => format!(
+            r#"SELECT account_id, probability, decile, reasons {filter}
+               ORDER BY probability DESC, account_id COLLATE "C" LIMIT $4"#
+        ),
+    };
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(new.run_id)
+        .bind(new.selection.deciles.as_deref())
+        .bind(new.selection.min_probability)
+        .bind(new.selection.top_n)
+        .fetch_all(conn)
+        .await
+}
+
+/// An account's first link (by customer) as a member keeps it.
+#[derive(Debug, sqlx::FromRow)]
+struct MemberLink {
+    account_id: String,
+    customer: String,
+    time_zone: Option<String>,
+    window_start: Option<NaiveTime>,
+    window_end: Option<NaiveTime>,
+}
+
+/// What decides each selected account's fate.
+struct Judging {
+    campaign_id: i64,
+    seed: String,
+    holdout_share: f64,
+    top_n: Option<i64>,
+    /// Account -> (rank of the first rule it meets, what met it).
+    flags: HashMap<String, (i32, Option<String>)>,
+    links: HashMap<String, MemberLink>,
+}
+
+/// Size of the COPY messages of a campaign's members.
+const MEMBER_MESSAGE_BYTES: usize = 1 << 20;
+
+impl Judging {
+    /// Orders the selection (probability descending, ties by account id bytewise, as
+    /// `ORDER BY probability DESC, account_id COLLATE "C"`), numbers it, judges each account
+    /// (excluded by its first rule, else held out by the sticky hash, else called), sends
+    /// the rows as binary COPY messages and counts each stage.
+    fn members(
+        self,
+        mut selected: Vec<Selected>,
+        sender: &tokio::sync::mpsc::Sender<Vec<u8>>,
+    ) -> StageCounts {
+        // Probabilities are never NaN or -0 (a sigmoid's), where total_cmp and SQL differ.
+        selected.sort_unstable_by(|a, b| {
+            b.1.total_cmp(&a.1)
+                .then_with(|| a.0.as_bytes().cmp(b.0.as_bytes()))
+        });
+        if let Some(top_n) = self.top_n {
+            selected.truncate(usize::try_from(top_n).unwrap_or(usize::MAX));
+        }
+        let held_out = self.holdouts(&selected);
+        let mut counts = StageCounts {
+            selected: selected.len() as i64,
+            suppressed: Rule::ALL.iter().map(|&r| (r, 0)).collect(),
+            ..StageCounts::default()
+        };
+        let capacity = MEMBER_MESSAGE_BYTES + 4096;
+        let mut message = BinaryRows::with_header(capacity);
+        for (position, ((account_id, probability, decile, reasons), held_out)) in
+            selected.iter().zip(held_out).enumerate()
+        {
+            let flag = self.flags.get(account_id);
+            let rule = flag.and_then(|(rank, _)| Rule::ALL.get(usize::try_from(*rank - 1).ok()?));
+            let status = match (flag, held_out) {
+                (Some(_), _) => {
+                    if let Some(slot) =
+                        rule.and_then(|r| counts.suppressed.iter_mut().find(|(s, _)| s == r))
+                    {
+                        slot.1 += 1;
+                    }
+                    "excluded"
+                }
+                (None, true) => {
+                    counts.held_out += 1;
+                    "holdout"
+                }
+                (None, false) => {
+                    counts.to_call += 1;
+                    "call"
+                }
+            };
+            message.start_row(13);
+            message.int8(self.campaign_id);
+            message.text(account_id.as_bytes());
+            message.float8(*probability);
+            message.int2(*decile);
+            message.int8(position as i64 + 1);
+            message.text(status.as_bytes());
+            match rule {
+                Some(rule) => message.text(rule.name().as_bytes()),
+                None => message.null(),
+            }
+            match flag.and_then(|(_, detail)| detail.as_deref()) {
+                Some(detail) => message.text(detail.as_bytes()),
+                None => message.null(),
+            }
+            let link = self.links.get(account_id);
+            match link {
+                Some(link) => message.text(link.customer.as_bytes()),
+                None => message.null(),
+            }
+            match link.and_then(|l| l.time_zone.as_deref()) {
+                Some(zone) => message.text(zone.as_bytes()),
+                None => message.null(),
+            }
+            for time in [
+                link.and_then(|l| l.window_start),
+                link.and_then(|l| l.window_end),
+            ] {
+                match time {
+                    Some(time) => message.time(time),
+                    None => message.null(),
+                }
+            }
+            match reasons {
+                Some(reasons) => message.bytea(reasons),
+                None => message.null(),
+            }
+            if message.len() >= MEMBER_MESSAGE_BYTES {
+                let full = std::mem::replace(&mut message, BinaryRows::continuing(capacity));
+                if sender.blocking_send(full.into_bytes()).is_err() {
+                    return counts;
+                }
+            }
+        }
+        let _ = sender.blocking_send(message.finish());
+        counts
+    }
+
+    /// Which accounts the sticky hash holds out, computed on two threads (SHA-256 of two
+    /// million ids is about a second of one core).
+    fn holdouts(&self, selected: &[Selected]) -> Vec<bool> {
+        let judge = |part: &[Selected]| -> Vec<bool> {
+            part.iter()
+                .map(|(account_id, ..)| {
+                    holdout::is_holdout(&self.seed, account_id, self.holdout_share)
+                })
+                .collect()
+        };
+        let (first, second) = selected.split_at(selected.len() / 2);
+        std::thread::scope(|scope| {
+            let later = scope.spawn(|| judge(second));
+            let mut held_out = judge(first);
+            held_out.extend(
+                later
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+            held_out
+        })
+    }
 }
 
 /// One member of a campaign.

@@ -178,6 +178,17 @@ impl BinaryRows {
         self.field(value);
     }
 
+    pub fn null(&mut self) {
+        self.bytes.extend_from_slice(&(-1_i32).to_be_bytes());
+    }
+
+    /// A `time`: microseconds since midnight, as `time_send` writes them.
+    pub fn time(&mut self, value: chrono::NaiveTime) {
+        let micros = i64::from(chrono::Timelike::num_seconds_from_midnight(&value)) * 1_000_000
+            + i64::from(chrono::Timelike::nanosecond(&value) / 1_000);
+        self.int8(micros);
+    }
+
     pub fn len(&self) -> usize {
         self.bytes.len()
     }
