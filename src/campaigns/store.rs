@@ -178,8 +178,8 @@ pub async fn create_campaign(
     conn: &mut PgConnection,
     new: &NewCampaign,
 ) -> Result<(i64, StageCounts), CreateError> {
-    // Sorting millions of scores and indexing the members fit in memory with these: a
-    // 2M-account run's sort takes about 350 MB (at 256 MB it spilled 194 MB to disk).
+    // The flags' and links' DISTINCT ON sorts and the members' two indexes (2M rows) stay in
+    // memory with these; PostgreSQL takes what it needs, not the whole budget.
     for setting in [
         "SET LOCAL work_mem = '1GB'",
         "SET LOCAL maintenance_work_mem = '512MB'",
