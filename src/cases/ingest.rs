@@ -40,6 +40,16 @@ pub struct BatchReport {
     pub unmapped_activities: u64,
 }
 
+impl BatchReport {
+    /// Adds another batch's events; `cases_touched` is left to the caller, since a case can
+    /// span batches.
+    fn add(&mut self, other: &BatchReport) {
+        self.events_stored += other.events_stored;
+        self.duplicates_skipped += other.duplicates_skipped;
+        self.unmapped_activities += other.unmapped_activities;
+    }
+}
+
 /// Stores a batch of valid events in one transaction and recomputes the cases it touched
 /// (returned, sorted).
 pub async fn store_batch(
@@ -376,8 +386,9 @@ pub enum ImportFailure {
 /// stores nothing. `progress` gets (phase, rows so far).
 ///
 /// Pass 1 reads and validates every row. A file of up to `limits.max_streamed_rows` rows
-/// (250,000 by default: the ingest lock held a few seconds) is stored as it is read, in one transaction that commits only once the whole file has passed the
-/// bad-row check: the parse and the database work side by side instead of one after the other.
+/// (250,000 by default: the ingest lock held a few seconds) is stored as it is read, in one
+/// transaction that commits only once the whole file has passed the bad-row check: the parse
+/// and the database work side by side instead of one after the other.
 /// A larger file leaves that transaction (rolled back) at the first row past the limit, and
 /// pass 2 reads it again and stores it in batches of their own transactions, so the ingest
 /// lock is never held for a whole large file.
@@ -474,9 +485,7 @@ pub async fn import_file(
         let extracted = batch.iter().filter_map(|e| e.last_data_update).max();
         report.data_extracted_at = report.data_extracted_at.max(extracted);
         let (stored, cases) = store_batch(pool, config, batch, Utc::now()).await?;
-        report.stored.events_stored += stored.events_stored;
-        report.stored.duplicates_skipped += stored.duplicates_skipped;
-        report.stored.unmapped_activities += stored.unmapped_activities;
+        report.stored.add(&stored);
         touched.extend(cases);
         progress(ImportPhase::Storing, done);
     }
@@ -618,32 +627,23 @@ async fn store_while_parsing(
     config: &MetricsConfig,
     mut parsed: tokio::sync::mpsc::Receiver<Parsed>,
 ) -> sqlx::Result<Option<Streamed>> {
-    let Some(first) = parsed.recv().await else {
-        // Nothing valid to store (or the file could not be read): a transaction for nothing.
-        let tx = pool.begin().await?;
-        return Ok(Some(Streamed {
-            tx,
-            stored: BatchReport::default(),
-            cases_touched: 0,
-            latest: None,
-        }));
-    };
     let mut tx = pool.begin().await?;
-    store::lock_ingest(&mut tx).await?;
     let now = Utc::now();
     let (mut stored, mut touched, mut latest) = (BatchReport::default(), BTreeSet::new(), None);
-    let mut next = Some(first);
-    while let Some(message) = next {
+    let mut locked = false;
+    while let Some(message) = parsed.recv().await {
         let Parsed::Batch(batch) = message else {
             return Ok(None);
         };
+        // Locked once there is something to store: a file without a valid row takes no lock.
+        if !locked {
+            store::lock_ingest(&mut tx).await?;
+            locked = true;
+        }
         let (report, cases, batch_latest) = store_events(&mut tx, config, batch, now).await?;
-        stored.events_stored += report.events_stored;
-        stored.duplicates_skipped += report.duplicates_skipped;
-        stored.unmapped_activities += report.unmapped_activities;
+        stored.add(&report);
         touched.extend(cases);
         latest = latest.max(batch_latest);
-        next = parsed.recv().await;
     }
     Ok(Some(Streamed {
         tx,
