@@ -484,36 +484,14 @@ impl Judging {
             message.int2(*decile);
             message.int8(position as i64 + 1);
             message.text(status.as_bytes());
-            match rule {
-                Some(rule) => message.text(rule.name().as_bytes()),
-                None => message.null(),
-            }
-            match flag.and_then(|(_, detail)| detail.as_deref()) {
-                Some(detail) => message.text(detail.as_bytes()),
-                None => message.null(),
-            }
+            message.opt_text(rule.map(|r| r.name()));
+            message.opt_text(flag.and_then(|(_, detail)| detail.as_deref()));
             let link = self.links.get(account_id);
-            match link {
-                Some(link) => message.text(link.customer.as_bytes()),
-                None => message.null(),
-            }
-            match link.and_then(|l| l.time_zone.as_deref()) {
-                Some(zone) => message.text(zone.as_bytes()),
-                None => message.null(),
-            }
-            for time in [
-                link.and_then(|l| l.window_start),
-                link.and_then(|l| l.window_end),
-            ] {
-                match time {
-                    Some(time) => message.time(time),
-                    None => message.null(),
-                }
-            }
-            match reasons {
-                Some(reasons) => message.bytea(reasons),
-                None => message.null(),
-            }
+            message.opt_text(link.map(|l| l.customer.as_str()));
+            message.opt_text(link.and_then(|l| l.time_zone.as_deref()));
+            message.opt_time(link.and_then(|l| l.window_start));
+            message.opt_time(link.and_then(|l| l.window_end));
+            message.opt_bytea(reasons.as_deref());
             if message.len() >= MEMBER_MESSAGE_BYTES {
                 let full = std::mem::replace(&mut message, BinaryRows::continuing(capacity));
                 if sender.blocking_send(full.into_bytes()).is_err() {

@@ -178,15 +178,35 @@ impl BinaryRows {
         self.field(value);
     }
 
-    pub fn null(&mut self) {
+    fn null(&mut self) {
         self.bytes.extend_from_slice(&(-1_i32).to_be_bytes());
     }
 
-    /// A `time`: microseconds since midnight, as `time_send` writes them.
-    pub fn time(&mut self, value: chrono::NaiveTime) {
-        let micros = i64::from(chrono::Timelike::num_seconds_from_midnight(&value)) * 1_000_000
-            + i64::from(chrono::Timelike::nanosecond(&value) / 1_000);
-        self.int8(micros);
+    /// UTF-8 text, or NULL.
+    pub fn opt_text(&mut self, value: Option<&str>) {
+        match value {
+            Some(value) => self.text(value.as_bytes()),
+            None => self.null(),
+        }
+    }
+
+    /// Bytes, or NULL.
+    pub fn opt_bytea(&mut self, value: Option<&[u8]>) {
+        match value {
+            Some(value) => self.bytea(value),
+            None => self.null(),
+        }
+    }
+
+    /// A `time` (microseconds since midnight, as `time_send` writes them), or NULL.
+    pub fn opt_time(&mut self, value: Option<chrono::NaiveTime>) {
+        match value {
+            Some(value) => self.int8(
+                i64::from(chrono::Timelike::num_seconds_from_midnight(&value)) * 1_000_000
+                    + i64::from(chrono::Timelike::nanosecond(&value) / 1_000),
+            ),
+            None => self.null(),
+        }
     }
 
     pub fn len(&self) -> usize {
