@@ -16,7 +16,7 @@
 //!   counted to the last event, 3 % of the FCR and rework flags are flipped, and 2 % of the
 //!   SLA flags (the others follow the reported cycle time).
 
-use std::io;
+use std::{io, sync::Arc};
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 
@@ -140,17 +140,16 @@ fn case_event(e: &NewEvent, seq: i64, resolver: &ActivityResolver) -> CaseEvent 
     CaseEvent {
         seq,
         event_time: e.event_time,
-        activity: e.activity.clone(),
         role: resolver.resolve(&e.activity),
-        agent: e.agent.clone(),
-        customer: e.customer.clone(),
-        channel: e.channel.clone(),
-        priority: e.priority.clone(),
-        request_type: e.request_type.clone(),
-        product: e.product.clone(),
-        owner_team: e.owner_team.clone(),
-        source_system: e.source_system.clone(),
-        status_reason: e.status_reason.clone(),
+        agent: e.agent.as_deref().map(Arc::from),
+        customer: e.customer.as_deref().map(Arc::from),
+        channel: e.channel.as_deref().map(Arc::from),
+        priority: e.priority.as_deref().map(Arc::from),
+        request_type: e.request_type.as_deref().map(Arc::from),
+        product: e.product.as_deref().map(Arc::from),
+        owner_team: e.owner_team.as_deref().map(Arc::from),
+        source_system: e.source_system.as_deref().map(Arc::from),
+        status_reason: e.status_reason.as_deref().map(Arc::from),
         sla_target_resolution_s: e.sla_target_resolution_s,
         is_escalated: e.is_escalated,
         knowledge_article_id: e.knowledge_article_id.clone(),

@@ -185,39 +185,40 @@ pub async fn recompute_cases(
             events.extend(store::case_events(&mut *conn, &others, &keys).await?);
         }
         // Creation times by (customer, request type, product), touched cases with new values.
-        let mut creations = CreationsByKey::new();
-        for candidate in stored
-            .into_iter()
-            .filter(|c| !computed.contains_key(&c.case_id))
-        {
+        let mut creations: CreationsByKey = HashMap::new();
+        for candidate in stored.iter().filter(|c| !computed.contains_key(&c.case_id)) {
             creations
                 .entry((
-                    candidate.customer,
-                    candidate.request_type,
-                    candidate.product,
+                    &candidate.customer,
+                    candidate.request_type.as_deref(),
+                    candidate.product.as_deref(),
                 ))
                 .or_default()
-                .push((candidate.case_id, candidate.created_at));
+                .push((&candidate.case_id, candidate.created_at));
         }
         for (case_id, m) in &computed {
             if let (Some(customer), Some(created_at)) = (&m.customer, m.created_at) {
                 creations
-                    .entry((customer.clone(), m.request_type.clone(), m.product.clone()))
+                    .entry((customer, m.request_type.as_deref(), m.product.as_deref()))
                     .or_default()
-                    .push((case_id.clone(), created_at));
+                    .push((case_id, created_at));
             }
         }
-        let mut second_pass = HashMap::with_capacity(events.len());
+        // Metrics that differ from the first pass's: computed again with the repeats, or
+        // computed for the first time (the neighbours).
+        let mut second_pass = HashMap::new();
         for (case_id, case_events) in &events {
-            let first = computed
-                .remove(case_id)
-                .unwrap_or_else(|| metrics::compute(case_events, &[], config, as_of));
+            let neighbour = (!computed.contains_key(case_id))
+                .then(|| metrics::compute(case_events, &[], config, as_of));
+            let Some(first) = computed.get(case_id).or(neighbour.as_ref()) else {
+                continue;
+            };
             let repeats: Vec<DateTime<Utc>> = match &first.customer {
                 Some(customer) => creations
                     .get(&(
-                        customer.clone(),
-                        first.request_type.clone(),
-                        first.product.clone(),
+                        customer.as_str(),
+                        first.request_type.as_deref(),
+                        first.product.as_deref(),
                     ))
                     .into_iter()
                     .flatten()
@@ -227,14 +228,15 @@ pub async fn recompute_cases(
                 None => Vec::new(),
             };
             // Most cases with same-key neighbours are not repeats of them: computed once.
-            let m = if metrics::repeats_matter(&first, &repeats, config) {
-                metrics::compute(case_events, &repeats, config, as_of)
-            } else {
-                first
-            };
-            second_pass.insert(case_id.clone(), m);
+            if metrics::repeats_matter(first, &repeats, config) {
+                let again = metrics::compute(case_events, &repeats, config, as_of);
+                second_pass.insert(case_id.clone(), again);
+            } else if let Some(neighbour) = neighbour {
+                second_pass.insert(case_id.clone(), neighbour);
+            }
         }
-        computed = second_pass;
+        drop(creations);
+        computed.extend(second_pass);
     }
     let recomputed = computed.len();
     if neighbours == Neighbours::Skip {
@@ -303,8 +305,9 @@ fn affected_by_repeats<'a>(
 }
 
 /// Case ids with their creation time, by (customer, request type, product).
-type CreationsByKey =
-    HashMap<(String, Option<String>, Option<String>), Vec<(String, DateTime<Utc>)>>;
+/// Borrowed from the stored candidates and the first pass.
+type CreationsByKey<'a> =
+    HashMap<(&'a str, Option<&'a str>, Option<&'a str>), Vec<(&'a str, DateTime<Utc>)>>;
 
 /// Recomputes the cases whose metrics changed with time alone (an FCR variant matured, an open
 /// SLA neared or breached) or were computed by an older metrics version, in batches; returns

@@ -44,19 +44,20 @@ pub struct CaseEvent {
     /// Arrival order (file order, then later files): the tie-break for equal times.
     pub seq: i64,
     pub event_time: DateTime<Utc>,
-    /// The activity as received (after the classifier).
-    pub activity: String,
-    /// The canonical role, when the name resolved to one.
+    /// The canonical role, when the activity's name resolved to one (the name itself plays
+    /// no part in any metric).
     pub role: Option<Activity>,
-    pub agent: Option<String>,
-    pub customer: Option<String>,
-    pub channel: Option<String>,
-    pub priority: Option<String>,
-    pub request_type: Option<String>,
-    pub product: Option<String>,
-    pub owner_team: Option<String>,
-    pub source_system: Option<String>,
-    pub status_reason: Option<String>,
+    // Text attributes are shared: most repeat on every event of a case, and a recomputation
+    // reads millions of events (see `store::case_events`).
+    pub agent: Option<Arc<str>>,
+    pub customer: Option<Arc<str>>,
+    pub channel: Option<Arc<str>>,
+    pub priority: Option<Arc<str>>,
+    pub request_type: Option<Arc<str>>,
+    pub product: Option<Arc<str>>,
+    pub owner_team: Option<Arc<str>>,
+    pub source_system: Option<Arc<str>>,
+    pub status_reason: Option<Arc<str>>,
     pub sla_target_resolution_s: Option<f64>,
     pub is_escalated: Option<bool>,
     pub knowledge_article_id: Option<String>,
@@ -518,15 +519,18 @@ impl<'a> Case<'a> {
     }
 
     fn fill_attributes(&self, m: &mut CaseMetrics) {
-        m.customer = self.latest(|e| e.customer.clone());
-        m.channel = self.latest(|e| e.channel.clone());
-        m.priority = self.latest(|e| e.priority.clone());
-        m.request_type = self.latest(|e| e.request_type.clone());
-        m.product = self.latest(|e| e.product.clone());
-        m.owner_team = self.latest(|e| e.owner_team.clone());
-        m.agent = self.latest(|e| e.agent.clone());
-        m.source_system = self.latest(|e| e.source_system.clone());
-        m.status_reason = self.latest(|e| e.status_reason.clone());
+        let text = |attribute: fn(&CaseEvent) -> &Option<Arc<str>>| {
+            self.latest(|e| attribute(e).as_deref().map(str::to_owned))
+        };
+        m.customer = text(|e| &e.customer);
+        m.channel = text(|e| &e.channel);
+        m.priority = text(|e| &e.priority);
+        m.request_type = text(|e| &e.request_type);
+        m.product = text(|e| &e.product);
+        m.owner_team = text(|e| &e.owner_team);
+        m.agent = text(|e| &e.agent);
+        m.source_system = text(|e| &e.source_system);
+        m.status_reason = text(|e| &e.status_reason);
         m.priority_level = m.priority.as_deref().and_then(PriorityLevel::parse);
         m.csat = self.latest(|e| e.csat);
         m.csat_satisfied = m.csat.map(|score| score >= 4);
@@ -1177,25 +1181,23 @@ mod tests {
         CaseEvent {
             seq,
             event_time: at(min),
-            activity: role.english().to_owned(),
             role: Some(role),
             ..Default::default()
         }
     }
 
-    /// An activity without a canonical role.
-    fn other(seq: i64, min: i64, name: &str) -> CaseEvent {
+    /// An activity without a canonical role: its name is for the reader (no metric reads it).
+    fn other(seq: i64, min: i64, _name: &str) -> CaseEvent {
         CaseEvent {
             seq,
             event_time: at(min),
-            activity: name.to_owned(),
             ..Default::default()
         }
     }
 
     fn by(agent: &str, e: CaseEvent) -> CaseEvent {
         CaseEvent {
-            agent: Some(agent.to_owned()),
+            agent: Some(agent.into()),
             ..e
         }
     }
@@ -1960,7 +1962,7 @@ mod tests {
                 .iter()
                 .zip(1..)
                 .map(|(name, seq)| CaseEvent {
-                    agent: name.map(str::to_owned),
+                    agent: name.map(Arc::from),
                     ..ev(seq, seq * 10, AgentInvestigated)
                 })
                 .collect()
