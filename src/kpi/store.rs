@@ -483,16 +483,19 @@ const CREATED_AGGREGATES: &str = concat!(
     )
 );
 
+// An FCR variant is matured when it is `true` or `false`: `<> 'pending'` says so in one text
+// comparison (the column holds nothing else, or NULL), where `IN ('true', 'false')` took two
+// and an array test (2.5 ms of a 41 ms half-month cohort at 1M cases).
 const RESOLVED_AGGREGATES: &str = concat!(
     "count(*) AS resolved, ",
     "count(*) FILTER (WHERE sla_status = 'succeeded') AS sla_succeeded, ",
     "count(*) FILTER (WHERE sla_status = 'noncompliant') AS sla_noncompliant, ",
     "count(*) FILTER (WHERE fcr_no_reactivation = 'true') AS fcr_no_reactivation_true, ",
-    "count(*) FILTER (WHERE fcr_no_reactivation IN ('true', 'false')) AS fcr_no_reactivation_matured, ",
+    "count(*) FILTER (WHERE fcr_no_reactivation <> 'pending') AS fcr_no_reactivation_matured, ",
     "count(*) FILTER (WHERE fcr_no_repeat = 'true') AS fcr_no_repeat_true, ",
-    "count(*) FILTER (WHERE fcr_no_repeat IN ('true', 'false')) AS fcr_no_repeat_matured, ",
+    "count(*) FILTER (WHERE fcr_no_repeat <> 'pending') AS fcr_no_repeat_matured, ",
     "count(*) FILTER (WHERE fcr_single_interaction = 'true') AS fcr_single_interaction_true, ",
-    "count(*) FILTER (WHERE fcr_single_interaction IN ('true', 'false')) AS fcr_single_interaction_matured, ",
+    "count(*) FILTER (WHERE fcr_single_interaction <> 'pending') AS fcr_single_interaction_matured, ",
     "count(*) FILTER (WHERE reactivations > 0) AS reactivated, ",
     "count(*) FILTER (WHERE is_rework) AS rework, ",
     "count(*) FILTER (WHERE kb_used) AS kb_used, ",
