@@ -2,7 +2,7 @@
 //! and the process views over events of the filtered cases.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder, postgres::PgRow};
+use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder, error::BoxDynError, postgres::PgRow};
 
 /// Case attributes KPIs can be filtered and grouped by (column names of `cases`).
 pub const DIMENSIONS: [&str; 9] = [
@@ -184,11 +184,53 @@ impl sqlx::Type<Postgres> for DurationValues {
 }
 
 impl<'r> sqlx::Decode<'r, Postgres> for DurationValues {
-    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
-        Ok(DurationValues(
-            <Vec<f64> as sqlx::Decode<Postgres>>::decode(value)?,
-        ))
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        if value.format() != sqlx::postgres::PgValueFormat::Binary {
+            return Ok(DurationValues(
+                <Vec<f64> as sqlx::Decode<Postgres>>::decode(value)?,
+            ));
+        }
+        Ok(DurationValues(float8_array(value.as_bytes()?)?))
     }
+}
+
+/// A `float8[]` without NULLs in PostgreSQL's binary array format (dimensions, flags, element
+/// type, then per dimension its length and lower bound, then each element as its byte length
+/// and big-endian bytes), read in one tight loop. A summary at 1M cases receives about 500,000
+/// durations; sqlx's generic array decoding spent ~12 ms of CPU a request on them.
+fn float8_array(mut bytes: &[u8]) -> Result<Vec<f64>, BoxDynError> {
+    const FLOAT8: u32 = 701;
+    fn take<'a, const N: usize>(bytes: &mut &'a [u8]) -> Result<[u8; N], BoxDynError> {
+        let (head, tail) = bytes
+            .split_first_chunk::<N>()
+            .ok_or("a float8[] ends early")?;
+        *bytes = tail;
+        Ok(*head)
+    }
+    let int = |bytes: &mut &[u8]| take::<4>(bytes).map(i32::from_be_bytes);
+    let dimensions = int(&mut bytes)?;
+    let _has_nulls = int(&mut bytes)?;
+    let element_type = take::<4>(&mut bytes).map(u32::from_be_bytes)?;
+    if dimensions == 0 {
+        return Ok(Vec::new());
+    }
+    if dimensions != 1 || element_type != FLOAT8 {
+        return Err(format!(
+            "expected a float8[] of one dimension, got {dimensions} of type {element_type}"
+        )
+        .into());
+    }
+    let length = usize::try_from(int(&mut bytes)?)?;
+    let _lower_bound = int(&mut bytes)?;
+    let mut values = Vec::with_capacity(length);
+    for _ in 0..length {
+        match int(&mut bytes)? {
+            8 => values.push(f64::from_be_bytes(take::<8>(&mut bytes)?)),
+            -1 => return Err("a NULL duration".into()),
+            other => return Err(format!("a float8 of {other} bytes").into()),
+        }
+    }
+    Ok(values)
 }
 
 /// Joins a later part's values to an earlier part's (the statistics do not depend on the
@@ -824,7 +866,7 @@ pub async fn reconciliation_rows(
 
 #[cfg(test)]
 mod tests {
-    use super::DurationStats;
+    use super::{DurationStats, float8_array};
 
     /// PostgreSQL's `percentile_cont` on a full sort (orderedsetaggs.c), the reference.
     fn by_sorting(values: &[f64], p: f64) -> f64 {
@@ -878,5 +920,47 @@ mod tests {
                 "n {n}"
             );
         }
+    }
+
+    /// `float8[]` as PostgreSQL's `array_send` writes it.
+    fn array_send(values: &[Option<f64>]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        let dimensions: i32 = if values.is_empty() { 0 } else { 1 };
+        bytes.extend(dimensions.to_be_bytes());
+        bytes.extend(i32::from(values.iter().any(Option::is_none)).to_be_bytes());
+        bytes.extend(701_u32.to_be_bytes());
+        if !values.is_empty() {
+            bytes.extend(i32::try_from(values.len()).unwrap().to_be_bytes());
+            bytes.extend(1_i32.to_be_bytes());
+        }
+        for value in values {
+            match value {
+                Some(v) => {
+                    bytes.extend(8_i32.to_be_bytes());
+                    bytes.extend(v.to_be_bytes());
+                }
+                None => bytes.extend((-1_i32).to_be_bytes()),
+            }
+        }
+        bytes
+    }
+
+    #[test]
+    fn float8_arrays_are_read_bit_for_bit_and_refused_when_malformed() {
+        let values = [1.5, -0.25, 3.0e9, f64::MIN_POSITIVE, 0.1 + 0.2];
+        let bytes = array_send(&values.map(Some));
+        let read = float8_array(&bytes).unwrap();
+        assert_eq!(
+            read.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            values.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+        assert_eq!(float8_array(&array_send(&[])).unwrap(), Vec::<f64>::new());
+        let with_null = float8_array(&array_send(&[Some(1.0), None])).unwrap_err();
+        assert_eq!(with_null.to_string(), "a NULL duration");
+        let truncated = float8_array(&bytes[..bytes.len() - 3]).unwrap_err();
+        assert_eq!(truncated.to_string(), "a float8[] ends early");
+        let mut int_array = bytes.clone();
+        int_array[8..12].copy_from_slice(&23_u32.to_be_bytes());
+        assert!(float8_array(&int_array).is_err());
     }
 }
