@@ -200,7 +200,7 @@ impl<'r> sqlx::Decode<'r, Postgres> for DurationValues {
 /// durations; sqlx's generic array decoding spent ~12 ms of CPU a request on them.
 fn float8_array(mut bytes: &[u8]) -> Result<Vec<f64>, BoxDynError> {
     const FLOAT8: u32 = 701;
-    fn take<'a, const N: usize>(bytes: &mut &'a [u8]) -> Result<[u8; N], BoxDynError> {
+    fn take<const N: usize>(bytes: &mut &[u8]) -> Result<[u8; N], BoxDynError> {
         let (head, tail) = bytes
             .split_first_chunk::<N>()
             .ok_or("a float8[] ends early")?;
