@@ -165,7 +165,7 @@ impl DurationStats {
     }
 }
 
-/// One group's values of a duration column, as its `array_agg` collected them (in scan order):
+/// One group's values of a duration column, as its aggregate collected them (in scan order):
 /// kept raw so that the parts of a split period can be joined before the statistics are taken.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DurationValues(pub Vec<f64>);
@@ -175,62 +175,33 @@ impl DurationValues {
     pub fn stats(&self) -> Option<DurationStats> {
         DurationStats::of(&mut self.0.clone())
     }
+
+    /// The values from their big-endian float8 bytes, concatenated (see `durations!`).
+    fn from_float8_bytes(bytes: &[u8]) -> Result<Self, BoxDynError> {
+        let (values, rest) = bytes.as_chunks::<8>();
+        if !rest.is_empty() {
+            return Err(format!("{} bytes are not whole float8 values", bytes.len()).into());
+        }
+        Ok(DurationValues(
+            values
+                .iter()
+                .map(|value| f64::from_be_bytes(*value))
+                .collect(),
+        ))
+    }
 }
 
 impl sqlx::Type<Postgres> for DurationValues {
     fn type_info() -> sqlx::postgres::PgTypeInfo {
-        <Vec<f64> as sqlx::Type<Postgres>>::type_info()
+        <Vec<u8> as sqlx::Type<Postgres>>::type_info()
     }
 }
 
 impl<'r> sqlx::Decode<'r, Postgres> for DurationValues {
     fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, BoxDynError> {
-        if value.format() != sqlx::postgres::PgValueFormat::Binary {
-            return Ok(DurationValues(
-                <Vec<f64> as sqlx::Decode<Postgres>>::decode(value)?,
-            ));
-        }
-        Ok(DurationValues(float8_array(value.as_bytes()?)?))
+        let bytes = <&[u8] as sqlx::Decode<Postgres>>::decode(value)?;
+        DurationValues::from_float8_bytes(bytes)
     }
-}
-
-/// A `float8[]` without NULLs in PostgreSQL's binary array format (dimensions, flags, element
-/// type, then per dimension its length and lower bound, then each element as its byte length
-/// and big-endian bytes), read in one tight loop. A summary at 1M cases receives about 500,000
-/// durations; sqlx's generic array decoding spent ~12 ms of CPU a request on them.
-fn float8_array(mut bytes: &[u8]) -> Result<Vec<f64>, BoxDynError> {
-    const FLOAT8: u32 = 701;
-    fn take<const N: usize>(bytes: &mut &[u8]) -> Result<[u8; N], BoxDynError> {
-        let (head, tail) = bytes
-            .split_first_chunk::<N>()
-            .ok_or("a float8[] ends early")?;
-        *bytes = tail;
-        Ok(*head)
-    }
-    let int = |bytes: &mut &[u8]| take::<4>(bytes).map(i32::from_be_bytes);
-    let dimensions = int(&mut bytes)?;
-    let _has_nulls = int(&mut bytes)?;
-    let element_type = take::<4>(&mut bytes).map(u32::from_be_bytes)?;
-    if dimensions == 0 {
-        return Ok(Vec::new());
-    }
-    if dimensions != 1 || element_type != FLOAT8 {
-        return Err(format!(
-            "expected a float8[] of one dimension, got {dimensions} of type {element_type}"
-        )
-        .into());
-    }
-    let length = usize::try_from(int(&mut bytes)?)?;
-    let _lower_bound = int(&mut bytes)?;
-    let mut values = Vec::with_capacity(length);
-    for _ in 0..length {
-        match int(&mut bytes)? {
-            8 => values.push(f64::from_be_bytes(take::<8>(&mut bytes)?)),
-            -1 => return Err("a NULL duration".into()),
-            other => return Err(format!("a float8 of {other} bytes").into()),
-        }
-    }
-    Ok(values)
 }
 
 /// Joins a later part's values to an earlier part's (the statistics do not depend on the
@@ -498,15 +469,16 @@ async fn cohort_part<T: CohortRow>(
 
 /// A duration column's non-null values in scan order, for [`DurationStats`]: collecting them
 /// hashes by group, where the ordered-set aggregate `percentile_cont` made PostgreSQL sort the
-/// cohort by group and then each column's values.
+/// cohort by group and then each column's values. Each value's 8 bytes (`float8send`, exact)
+/// are concatenated into one `bytea` (`string_agg` skips NULLs): PostgreSQL sends that as one
+/// value, where an `array_agg` array went out element by element (a month's resolved cohort at
+/// 1M cases: 17.8 -> 11.6 ms for its four columns).
 macro_rules! durations {
     ($column:literal, $name:literal) => {
         concat!(
-            "array_agg(",
+            "string_agg(float8send(",
             $column,
-            ") FILTER (WHERE ",
-            $column,
-            " IS NOT NULL) AS ",
+            "), ''::bytea) AS ",
             $name
         )
     };
@@ -866,7 +838,7 @@ pub async fn reconciliation_rows(
 
 #[cfg(test)]
 mod tests {
-    use super::{DurationStats, float8_array};
+    use super::{DurationStats, DurationValues};
 
     /// PostgreSQL's `percentile_cont` on a full sort (orderedsetaggs.c), the reference.
     fn by_sorting(values: &[f64], p: f64) -> f64 {
@@ -922,45 +894,20 @@ mod tests {
         }
     }
 
-    /// `float8[]` as PostgreSQL's `array_send` writes it.
-    fn array_send(values: &[Option<f64>]) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        let dimensions: i32 = if values.is_empty() { 0 } else { 1 };
-        bytes.extend(dimensions.to_be_bytes());
-        bytes.extend(i32::from(values.iter().any(Option::is_none)).to_be_bytes());
-        bytes.extend(701_u32.to_be_bytes());
-        if !values.is_empty() {
-            bytes.extend(i32::try_from(values.len()).unwrap().to_be_bytes());
-            bytes.extend(1_i32.to_be_bytes());
-        }
-        for value in values {
-            match value {
-                Some(v) => {
-                    bytes.extend(8_i32.to_be_bytes());
-                    bytes.extend(v.to_be_bytes());
-                }
-                None => bytes.extend((-1_i32).to_be_bytes()),
-            }
-        }
-        bytes
-    }
-
     #[test]
-    fn float8_arrays_are_read_bit_for_bit_and_refused_when_malformed() {
+    fn durations_are_read_bit_for_bit_from_their_float8_bytes() {
         let values = [1.5, -0.25, 3.0e9, f64::MIN_POSITIVE, 0.1 + 0.2];
-        let bytes = array_send(&values.map(Some));
-        let read = float8_array(&bytes).unwrap();
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_be_bytes()).collect();
+        let read = DurationValues::from_float8_bytes(&bytes).unwrap();
         assert_eq!(
-            read.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            read.0.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
             values.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
         );
-        assert_eq!(float8_array(&array_send(&[])).unwrap(), Vec::<f64>::new());
-        let with_null = float8_array(&array_send(&[Some(1.0), None])).unwrap_err();
-        assert_eq!(with_null.to_string(), "a NULL duration");
-        let truncated = float8_array(&bytes[..bytes.len() - 3]).unwrap_err();
-        assert_eq!(truncated.to_string(), "a float8[] ends early");
-        let mut int_array = bytes.clone();
-        int_array[8..12].copy_from_slice(&23_u32.to_be_bytes());
-        assert!(float8_array(&int_array).is_err());
+        assert_eq!(
+            DurationValues::from_float8_bytes(&[]).unwrap().0,
+            Vec::<f64>::new()
+        );
+        let torn = DurationValues::from_float8_bytes(&bytes[..bytes.len() - 3]).unwrap_err();
+        assert_eq!(torn.to_string(), "37 bytes are not whole float8 values");
     }
 }

@@ -646,8 +646,9 @@ async fn process_views_match_pm4py_on_bpic_2013_by_name_and_lifecycle() {
     .await;
 }
 
-/// The summaries' duration statistics come from the values PostgreSQL collects, computed in
-/// Rust (`DurationValues::stats`); they must be PostgreSQL's own `count`, `avg` and `percentile_cont`,
+/// The summaries' duration statistics come from the values PostgreSQL collects (as the KPI
+/// queries do: each value's float8 bytes, concatenated), computed in Rust
+/// (`DurationValues::stats`); they must be PostgreSQL's own `count`, `avg` and `percentile_cont`,
 /// bit for bit, whatever the count, ties and spread.
 #[tokio::test]
 async fn duration_statistics_equal_postgresql_avg_and_percentile_cont() {
@@ -671,7 +672,7 @@ async fn duration_statistics_equal_postgresql_avg_and_percentile_cont() {
         type Row = (i64, Option<f64>, Option<Vec<f64>>, Option<DurationValues>);
         let (count, mean, percentiles, ours): Row = sqlx::query_as(
             "SELECT count(v), avg(v), percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY v),
-                    array_agg(v) FILTER (WHERE v IS NOT NULL)
+                    string_agg(float8send(v), ''::bytea)
              FROM unnest($1::float8[]) v",
         )
         .bind(&values)
