@@ -162,6 +162,7 @@ pub async fn case_events(
     let mut case: Option<(String, Vec<CaseEvent>)> = None;
     while let Some(row) = rows.try_next().await? {
         let case_id: &str = row.try_get(0)?;
+        // Rows come ordered by case: a new id closes the previous case's events.
         if case.as_ref().is_none_or(|(id, _)| id != case_id)
             && let Some((id, events)) = case.replace((case_id.to_owned(), Vec::new()))
         {
@@ -911,4 +912,23 @@ pub async fn rebuild_case_indexes(db: impl PgExecutor<'_>) -> sqlx::Result<()> {
         .execute(db)
         .await
         .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::shared_text;
+
+    #[test]
+    fn an_attribute_equal_to_the_previous_events_shares_its_string() {
+        let previous: Arc<str> = Arc::from("Team A");
+        let same = shared_text(Some("Team A"), Some(&previous)).unwrap();
+        assert!(Arc::ptr_eq(&same, &previous));
+        let other = shared_text(Some("Team B"), Some(&previous)).unwrap();
+        assert_eq!(&*other, "Team B");
+        assert!(!Arc::ptr_eq(&other, &previous));
+        assert_eq!(shared_text(None, Some(&previous)), None);
+        assert_eq!(shared_text(Some("x"), None).as_deref(), Some("x"));
+    }
 }
