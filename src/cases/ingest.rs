@@ -239,18 +239,17 @@ pub async fn recompute_cases(
         computed.extend(second_pass);
     }
     let recomputed = computed.len();
-    if neighbours == Neighbours::Skip {
-        // A rules change leaves most stored rows as they are (a holiday touches only the cases
-        // open across it): write only the rows that differ, which is most of the cost.
-        let ids: Vec<String> = computed.keys().cloned().collect();
-        let stored = store::stored_metrics(&mut *conn, &ids).await?;
-        computed.retain(|case_id, m| stored.get(case_id) != Some(m));
-    }
+    // A rules change leaves most stored rows as they are (a holiday touches only the cases
+    // open across it): writing only the rows that differ saves most of the cost.
+    let write = match neighbours {
+        Neighbours::Include => store::Write::All,
+        Neighbours::Skip => store::Write::Changed,
+    };
     let rows: Vec<(String, CaseMetrics)> = computed.into_iter().collect();
-    store::upsert_cases(conn, &rows, as_of).await?;
+    let rows_written = store::upsert_cases(conn, &rows, as_of, write).await?;
     Ok(Recomputed {
         cases: recomputed,
-        rows_written: rows.len(),
+        rows_written,
     })
 }
 

@@ -13,6 +13,7 @@ use super::{
     metrics::{CaseEvent, CaseMetrics, METRICS_VERSION, Reported},
 };
 use crate::db::copy::CopyBuffer;
+use sha2::{Digest, Sha256};
 
 /// Serialises ingest batches across every replica: a batch recomputes its cases from all of
 /// their events, so two batches touching one case must not interleave.
@@ -278,7 +279,8 @@ pub async fn cases_due(
     .await
 }
 
-/// The case columns written by [`upsert_cases`], in COPY order.
+/// The case columns written by [`upsert_cases`], in COPY order: the computed metrics (which
+/// `metrics_digest` digests), then the digest and the times of writing.
 const CASE_COLUMNS: &[&str] = &[
     "case_id",
     "customer",
@@ -326,9 +328,7 @@ const CASE_COLUMNS: &[&str] = &[
     "fcr_no_repeat",
     "fcr_single_interaction",
     "next_change_at",
-    "metrics_as_of",
     "metrics_version",
-    "updated_at",
     "priority_level",
     "reported_first_contact_resolution",
     "reported_rework",
@@ -349,6 +349,10 @@ const CASE_COLUMNS: &[&str] = &[
     "first_response_sla_due_at",
     "first_response_sla_breached_at",
     "first_response_sla_status",
+    // Not part of the digest: written after it.
+    "metrics_digest",
+    "metrics_as_of",
+    "updated_at",
 ];
 
 fn snake<T: serde::Serialize>(value: Option<T>) -> Option<String> {
@@ -357,15 +361,27 @@ fn snake<T: serde::Serialize>(value: Option<T>) -> Option<String> {
         .and_then(|v| v.as_str().map(str::to_owned))
 }
 
-/// Writes the computed rows of these cases (insert or replace).
+/// Writes the computed rows of these cases (insert or replace); returns how many it wrote.
+///
+/// With [`Write::Changed`], a row whose stored `metrics_digest` equals the computed row's is
+/// left as it is: a rules change (a holiday) changes few of the rows it recomputes, and
+/// comparing digests spares reading every stored row back to compare it.
 pub async fn upsert_cases(
     conn: &mut PgConnection,
     cases: &[(String, CaseMetrics)],
     as_of: DateTime<Utc>,
-) -> sqlx::Result<()> {
+    write: Write,
+) -> sqlx::Result<usize> {
     if cases.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
+    let stored = match write {
+        Write::All => HashMap::new(),
+        Write::Changed => {
+            let ids: Vec<&str> = cases.iter().map(|(id, _)| id.as_str()).collect();
+            stored_digests(&mut *conn, &ids).await?
+        }
+    };
     let columns = CASE_COLUMNS;
     sqlx::query(
         "CREATE TEMP TABLE IF NOT EXISTS incoming_cases (LIKE cases INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
@@ -373,100 +389,24 @@ pub async fn upsert_cases(
     .execute(&mut *conn)
     .await?;
     let mut copy = CopyBuffer::new();
+    let mut written = 0;
     for (case_id, m) in cases {
+        let row_start = copy.len();
         copy.text(case_id);
-        for value in [
-            &m.customer,
-            &m.channel,
-            &m.priority,
-            &m.request_type,
-            &m.product,
-            &m.owner_team,
-            &m.agent,
-            &m.source_system,
-            &m.status_reason,
-        ] {
-            copy.opt_text(value.as_deref());
+        write_metrics(&mut copy, m);
+        let digest = metrics_digest(copy.since(row_start));
+        if stored.get(case_id.as_str()) == Some(&Some(digest)) {
+            copy.discard_row(row_start);
+            continue;
         }
-        copy.opt_text(snake(m.state).as_deref());
-        copy.display(m.event_count);
-        for time in [
-            m.first_event_at,
-            m.last_event_at,
-            m.created_at,
-            m.first_resolved_at,
-            m.resolved_at,
-            m.closed_at,
-        ] {
-            copy.opt_time(time);
-        }
-        copy.opt_text(m.resolving_agent.as_deref());
-        for duration in [
-            m.cycle_time_s,
-            m.first_resolution_s,
-            m.time_to_close_s,
-            m.admin_lag_s,
-            m.first_response_s,
-            m.first_pickup_s,
-            m.on_hold_s,
-            m.queue_wait_s,
-        ] {
-            copy.opt_f64(duration);
-        }
-        copy.display(m.reactivations);
-        for flag in [m.is_rework, m.escalated, m.recategorized, m.kb_used] {
-            copy.display(flag);
-        }
-        copy.display(m.kb_articles);
-        copy.display(m.handoffs);
-        copy.opt_display(m.csat);
-        copy.opt_display(m.csat_satisfied);
-        copy.opt_f64(m.sla_target_s);
-        copy.opt_f64(m.sla_elapsed_s);
-        copy.opt_display(m.sla_breached);
-        copy.opt_f64(m.sla_margin_s);
-        copy.opt_time(m.sla_breached_at);
-        copy.opt_text(snake(m.sla_status).as_deref());
-        for fcr in [
-            m.fcr_no_reactivation,
-            m.fcr_no_repeat,
-            m.fcr_single_interaction,
-        ] {
-            copy.opt_text(snake(fcr).as_deref());
-        }
-        copy.opt_time(m.next_change_at);
+        copy.display(digest);
         copy.opt_time(Some(as_of));
-        copy.display(METRICS_VERSION);
         copy.opt_time(Some(as_of));
-        copy.opt_text(m.priority_level.map(|level| level.code()));
-        copy.opt_display(m.reported_first_contact_resolution);
-        copy.opt_display(m.reported_rework);
-        copy.opt_display(m.reported_sla_breached);
-        copy.opt_f64(m.reported_cycle_time_s);
-        copy.opt_f64(m.sla_paused_s);
-        copy.opt_f64(m.sla_calendar_s);
-        copy.opt_time(m.sla_warning_at);
-        copy.opt_time(m.sla_due_at);
-        copy.opt_text(m.sla_policy_id.as_deref());
-        copy.opt_display(m.sla_policy_version);
-        copy.opt_text(m.sla_calendar_id.as_deref());
-        for seconds in [
-            m.first_response_sla_target_s,
-            m.first_response_sla_elapsed_s,
-            m.first_response_sla_paused_s,
-            m.first_response_sla_margin_s,
-        ] {
-            copy.opt_f64(seconds);
-        }
-        for time in [
-            m.first_response_sla_warning_at,
-            m.first_response_sla_due_at,
-            m.first_response_sla_breached_at,
-        ] {
-            copy.opt_time(time);
-        }
-        copy.opt_text(snake(m.first_response_sla_status).as_deref());
         copy.end_row();
+        written += 1;
+    }
+    if written == 0 {
+        return Ok(0);
     }
     let list = columns.join(", ");
     let mut sink = conn
@@ -488,7 +428,130 @@ pub async fn upsert_cases(
     sqlx::query("TRUNCATE incoming_cases")
         .execute(&mut *conn)
         .await?;
-    Ok(())
+    Ok(written)
+}
+
+/// Which computed rows [`upsert_cases`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    All,
+    /// Only those that differ from the stored row.
+    Changed,
+}
+
+/// The first 8 bytes of the SHA-256 of a row's COPY text (case id and metrics): equal rows
+/// have equal digests, and two different rows share one with a chance of 2^-64.
+fn metrics_digest(row: &[u8]) -> i64 {
+    let hash = Sha256::digest(row);
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&hash[..8]);
+    i64::from_be_bytes(first)
+}
+
+/// The stored digests of these cases' rows (None: written before digests were).
+async fn stored_digests(
+    executor: impl PgExecutor<'_>,
+    case_ids: &[&str],
+) -> sqlx::Result<HashMap<String, Option<i64>>> {
+    let rows: Vec<(String, Option<i64>)> =
+        sqlx::query_as("SELECT case_id, metrics_digest FROM cases WHERE case_id = ANY($1)")
+            .bind(case_ids)
+            .fetch_all(executor)
+            .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// A case's computed columns after its id, in [`CASE_COLUMNS`] order.
+fn write_metrics(copy: &mut CopyBuffer, m: &CaseMetrics) {
+    for value in [
+        &m.customer,
+        &m.channel,
+        &m.priority,
+        &m.request_type,
+        &m.product,
+        &m.owner_team,
+        &m.agent,
+        &m.source_system,
+        &m.status_reason,
+    ] {
+        copy.opt_text(value.as_deref());
+    }
+    copy.opt_text(snake(m.state).as_deref());
+    copy.display(m.event_count);
+    for time in [
+        m.first_event_at,
+        m.last_event_at,
+        m.created_at,
+        m.first_resolved_at,
+        m.resolved_at,
+        m.closed_at,
+    ] {
+        copy.opt_time(time);
+    }
+    copy.opt_text(m.resolving_agent.as_deref());
+    for duration in [
+        m.cycle_time_s,
+        m.first_resolution_s,
+        m.time_to_close_s,
+        m.admin_lag_s,
+        m.first_response_s,
+        m.first_pickup_s,
+        m.on_hold_s,
+        m.queue_wait_s,
+    ] {
+        copy.opt_f64(duration);
+    }
+    copy.display(m.reactivations);
+    for flag in [m.is_rework, m.escalated, m.recategorized, m.kb_used] {
+        copy.display(flag);
+    }
+    copy.display(m.kb_articles);
+    copy.display(m.handoffs);
+    copy.opt_display(m.csat);
+    copy.opt_display(m.csat_satisfied);
+    copy.opt_f64(m.sla_target_s);
+    copy.opt_f64(m.sla_elapsed_s);
+    copy.opt_display(m.sla_breached);
+    copy.opt_f64(m.sla_margin_s);
+    copy.opt_time(m.sla_breached_at);
+    copy.opt_text(snake(m.sla_status).as_deref());
+    for fcr in [
+        m.fcr_no_reactivation,
+        m.fcr_no_repeat,
+        m.fcr_single_interaction,
+    ] {
+        copy.opt_text(snake(fcr).as_deref());
+    }
+    copy.opt_time(m.next_change_at);
+    copy.display(METRICS_VERSION);
+    copy.opt_text(m.priority_level.map(|level| level.code()));
+    copy.opt_display(m.reported_first_contact_resolution);
+    copy.opt_display(m.reported_rework);
+    copy.opt_display(m.reported_sla_breached);
+    copy.opt_f64(m.reported_cycle_time_s);
+    copy.opt_f64(m.sla_paused_s);
+    copy.opt_f64(m.sla_calendar_s);
+    copy.opt_time(m.sla_warning_at);
+    copy.opt_time(m.sla_due_at);
+    copy.opt_text(m.sla_policy_id.as_deref());
+    copy.opt_display(m.sla_policy_version);
+    copy.opt_text(m.sla_calendar_id.as_deref());
+    for seconds in [
+        m.first_response_sla_target_s,
+        m.first_response_sla_elapsed_s,
+        m.first_response_sla_paused_s,
+        m.first_response_sla_margin_s,
+    ] {
+        copy.opt_f64(seconds);
+    }
+    for time in [
+        m.first_response_sla_warning_at,
+        m.first_response_sla_due_at,
+        m.first_response_sla_breached_at,
+    ] {
+        copy.opt_time(time);
+    }
+    copy.opt_text(snake(m.first_response_sla_status).as_deref());
 }
 
 /// The stored activity mapping: (normalised label, canonical code).
@@ -560,21 +623,6 @@ pub struct CaseRow {
     pub metrics: CaseMetrics,
     pub metrics_as_of: DateTime<Utc>,
     pub metrics_version: i32,
-}
-
-/// The stored metrics of these cases.
-pub async fn stored_metrics(
-    executor: impl PgExecutor<'_>,
-    case_ids: &[String],
-) -> sqlx::Result<HashMap<String, CaseMetrics>> {
-    let rows: Vec<CaseRow> = sqlx::query_as("SELECT * FROM cases WHERE case_id = ANY($1)")
-        .bind(case_ids)
-        .fetch_all(executor)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| (row.case_id, row.metrics))
-        .collect())
 }
 
 pub async fn get_case(

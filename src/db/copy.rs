@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 
 /// Builds the text-format payload of a COPY: tab-separated columns, `\N` for NULL, one row
 /// per line, with backslash, tab and line breaks escaped.
@@ -72,11 +72,37 @@ impl CopyBuffer {
         }
     }
 
+    /// A timestamptz to the microsecond. Written digit by digit: a recomputation writes a
+    /// dozen of them per case, and `format` parses its pattern again at every call.
     pub fn opt_time(&mut self, value: Option<DateTime<Utc>>) {
-        match value {
-            Some(time) => self.display(time.format("%Y-%m-%d %H:%M:%S%.6f+00")),
-            None => self.null(),
-        }
+        let Some(time) = value else {
+            self.null();
+            return;
+        };
+        let (date, clock) = (time.date_naive(), time.time());
+        // Years past four digits and leap seconds keep chrono's own rendering.
+        let (Ok(year @ 0..=9999), nanos @ 0..1_000_000_000) =
+            (u32::try_from(date.year()), clock.nanosecond())
+        else {
+            self.display(time.format("%Y-%m-%d %H:%M:%S%.6f+00"));
+            return;
+        };
+        self.separator();
+        let out = &mut self.text;
+        push_digits(out, year, 4);
+        out.push('-');
+        push_digits(out, date.month(), 2);
+        out.push('-');
+        push_digits(out, date.day(), 2);
+        out.push(' ');
+        push_digits(out, clock.hour(), 2);
+        out.push(':');
+        push_digits(out, clock.minute(), 2);
+        out.push(':');
+        push_digits(out, clock.second(), 2);
+        out.push('.');
+        push_digits(out, nanos / 1_000, 6);
+        out.push_str("+00");
     }
 
     pub fn bytea(&mut self, bytes: &[u8]) {
@@ -92,6 +118,17 @@ impl CopyBuffer {
         self.text.len()
     }
 
+    /// The rows written since `len` was [`len`](Self::len) at a row's start.
+    pub fn since(&self, len: usize) -> &[u8] {
+        &self.text.as_bytes()[len..]
+    }
+
+    /// Takes back the row started when the buffer was `len` long.
+    pub fn discard_row(&mut self, len: usize) {
+        self.text.truncate(len);
+        self.at_row_start = true;
+    }
+
     pub fn is_empty(&self) -> bool {
         self.text.is_empty()
     }
@@ -99,6 +136,17 @@ impl CopyBuffer {
     pub fn as_bytes(&self) -> &[u8] {
         self.text.as_bytes()
     }
+}
+
+/// Appends `value`'s last `width` decimal digits, zero-padded.
+fn push_digits(out: &mut String, value: u32, width: usize) {
+    let mut digits = [b'0'; 10];
+    let mut rest = value;
+    for digit in digits[..width].iter_mut().rev() {
+        *digit = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    out.extend(digits[..width].iter().map(|&d| char::from(d)));
 }
 
 /// Appends `value` escaped for the COPY text format (backslash, tab and line breaks).
@@ -247,5 +295,42 @@ mod tests {
             std::str::from_utf8(copy.as_bytes()).unwrap(),
             "a\\tb\\\\c\\nd\t\\N\t0.1\t\\N\t\\\\xab01\n7\n"
         );
+    }
+
+    #[test]
+    fn times_are_written_as_chrono_formats_them() {
+        use chrono::TimeZone;
+        let times = [
+            Utc.timestamp_opt(0, 0).unwrap(),
+            Utc.timestamp_opt(1_733_482_861, 123_456_789).unwrap(),
+            Utc.with_ymd_and_hms(9, 3, 4, 5, 6, 7).unwrap(),
+            Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(),
+            // Outside four-digit years, and a leap second: chrono's own rendering.
+            Utc.with_ymd_and_hms(12_000, 1, 1, 0, 0, 0).unwrap(),
+            Utc.timestamp_opt(1_483_228_799, 1_500_000_000).unwrap(),
+        ];
+        for time in times {
+            let mut copy = CopyBuffer::new();
+            copy.opt_time(Some(time));
+            assert_eq!(
+                std::str::from_utf8(copy.as_bytes()).unwrap(),
+                time.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string()
+            );
+        }
+    }
+
+    #[test]
+    fn a_discarded_row_leaves_the_rows_before_it() {
+        let mut copy = CopyBuffer::new();
+        copy.text("kept");
+        copy.end_row();
+        let start = copy.len();
+        copy.text("dropped");
+        copy.display(1);
+        assert_eq!(copy.since(start), b"dropped\t1");
+        copy.discard_row(start);
+        copy.text("next");
+        copy.end_row();
+        assert_eq!(copy.as_bytes(), b"kept\nnext\n");
     }
 }
