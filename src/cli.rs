@@ -656,8 +656,8 @@ pub fn spawn_replica_heartbeat(state: &AppState) {
 }
 
 /// Keeps time-dependent case metrics current: FCR variants mature and open SLAs near or
-/// breach without any new event. One replica at a time does it (an advisory lock); the
-/// others skip the round.
+/// breach without any new event; and rebuilds the case indexes once writes have bloated them.
+/// One replica at a time does each (advisory locks); the others skip the round.
 fn spawn_case_refresh(state: &AppState) {
     let (db, config) = (state.db.clone(), state.config.cases.metrics());
     tokio::spawn(async move {
@@ -679,6 +679,10 @@ fn spawn_case_refresh(state: &AppState) {
                 Err(e) => {
                     tracing::warn!(error = %e, "could not refresh time-dependent case metrics")
                 }
+            }
+            // Live events write case rows a batch at a time: their indexes' upkeep.
+            if let Err(e) = ingest::rebuild_indexes_if_bloated(&db).await {
+                tracing::warn!(error = %e, "could not rebuild the case indexes");
             }
         }
     });
@@ -747,5 +751,12 @@ async fn run_import(
         report.stored.duplicates_skipped,
         report.stored.cases_touched
     );
+    let reindex = std::time::Instant::now();
+    if let Some(rows) = ingest::rebuild_indexes_if_bloated(pool).await? {
+        eprintln!(
+            "rebuilt the case indexes ({rows} rows written since their last rebuild) in {:.1} s",
+            reindex.elapsed().as_secs_f64()
+        );
+    }
     Ok(())
 }

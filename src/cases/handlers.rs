@@ -320,6 +320,11 @@ async fn run_import(
     if let Err(error) = store::finish_import(&state.db, id, &report, error.as_deref()).await {
         tracing::error!(import = id, error = %error, "could not record the outcome of an import");
     }
+    // A large import rewrites much of the case table: its indexes are rebuilt now rather than
+    // at the next upkeep round (the import is already reported done).
+    if let Err(error) = ingest::rebuild_indexes_if_bloated(&state.db).await {
+        tracing::warn!(import = id, %error, "could not rebuild the case indexes after an import");
+    }
 }
 
 /// One import: status, counts and bad rows.

@@ -428,6 +428,13 @@ pub async fn upsert_cases(
     sqlx::query("TRUNCATE incoming_cases")
         .execute(&mut *conn)
         .await?;
+    // Each row written is a new entry in every index: counted for their upkeep.
+    sqlx::query!(
+        "UPDATE ingest_state SET rows_written_since_reindex = rows_written_since_reindex + $1",
+        written as i64
+    )
+    .execute(&mut *conn)
+    .await?;
     Ok(written)
 }
 
@@ -952,6 +959,24 @@ pub async fn estimated_case_rows(db: impl PgExecutor<'_>) -> sqlx::Result<f64> {
     sqlx::query_scalar("SELECT reltuples::float8 FROM pg_class WHERE oid = 'cases'::regclass")
         .fetch_one(db)
         .await
+}
+
+/// Rows written to the case table since its indexes were last rebuilt.
+pub async fn rows_written_since_reindex(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar!("SELECT rows_written_since_reindex FROM ingest_state")
+        .fetch_one(db)
+        .await
+}
+
+/// Counts `rows` written rows as covered by a rebuild; those written during it stay counted.
+pub async fn reindexed(db: impl PgExecutor<'_>, rows: i64) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE ingest_state SET rows_written_since_reindex = greatest(rows_written_since_reindex - $1, 0)",
+        rows
+    )
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 /// Rebuilds every index of the case table without blocking reads or writes.

@@ -23,6 +23,8 @@ pub mod locks {
     pub const CASE_REFRESH: i64 = 0x5357_4254_0002;
     /// Failing orphaned imports and scoring runs.
     pub const RECONCILE: i64 = 0x5357_4254_0003;
+    /// Rebuilding the case table's indexes.
+    pub const CASE_REINDEX: i64 = 0x5357_4254_0004;
 }
 
 /// Registers this replica, or renews its heartbeat.

@@ -667,36 +667,19 @@ pub async fn run_recomputation(
         }
     }
     if written > 0 {
-        rebuild_bloated_indexes(db, written).await;
+        rebuild_bloated_indexes(db).await;
     }
     Ok(done)
 }
 
 /// A recomputation that rewrote a large part of the case table (a policy applied to every
-/// case) leaves each of its indexes with a dead entry per rewritten row: the KPI covering
-/// indexes grew 2.6x over a few such runs at 1M cases and the summary's index scans slowed
-/// threefold. Rebuilt without blocking reads or writes; a failure only costs speed, so it is
-/// logged, not reported as the job's.
-async fn rebuild_bloated_indexes(db: &PgPool, written: u64) {
-    let rows = case_store::estimated_case_rows(db).await.unwrap_or(0.0);
-    if (written as f64) < REBUILD_SHARE * rows {
-        return;
-    }
-    let started = std::time::Instant::now();
-    match case_store::rebuild_case_indexes(db).await {
-        Ok(()) => tracing::info!(
-            rows_written = written,
-            seconds = started.elapsed().as_secs_f64(),
-            "rebuilt the case indexes after a recomputation rewrote a large part of the table"
-        ),
-        Err(error) => {
-            tracing::warn!(%error, "could not rebuild the case indexes after a recomputation")
-        }
+/// case) has its indexes rebuilt at once, not at the next upkeep round. A failure only costs
+/// speed, so it is logged, not reported as the job's.
+async fn rebuild_bloated_indexes(db: &PgPool) {
+    if let Err(error) = ingest::rebuild_indexes_if_bloated(db).await {
+        tracing::warn!(%error, "could not rebuild the case indexes after a recomputation");
     }
 }
-
-/// The share of the case table a recomputation must rewrite for its indexes to be rebuilt.
-const REBUILD_SHARE: f64 = 0.25;
 
 /// One batch: recomputed and committed whole.
 async fn recompute_batch(

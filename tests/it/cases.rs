@@ -246,6 +246,60 @@ async fn a_new_case_of_the_same_customer_refreshes_earlier_cases() {
 }
 
 #[tokio::test]
+async fn rows_written_are_counted_until_the_case_indexes_are_rebuilt() {
+    let app = TestApp::new().await;
+    let admin = Some(app.keys.admin.as_str());
+    let written = || async {
+        sqlx::query_scalar::<_, i64>("SELECT rows_written_since_reindex FROM ingest_state")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap()
+    };
+    let index_oid = || async {
+        sqlx::query_scalar::<_, i64>("SELECT 'cases_resolved_kpi'::regclass::oid::int8")
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap()
+    };
+    assert_eq!(written().await, 0);
+    let reply = app
+        .post_json("/v1/events", admin, Value::Array(simple_case("R1")))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    // One batch, one case row written.
+    assert_eq!(written().await, 1);
+    let reply = app
+        .post_json(
+            "/v1/events",
+            admin,
+            event("R1", "Case Closed", "2026-01-07T09:00:00Z", json!({})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(written().await, 2);
+
+    // Every row of this table was written since: rebuilt, and the count starts again.
+    let before = index_oid().await;
+    assert_eq!(
+        ingest::rebuild_indexes_if_bloated(&app.state.db)
+            .await
+            .unwrap(),
+        Some(2)
+    );
+    assert_ne!(index_oid().await, before);
+    assert_eq!(written().await, 0);
+    // Nothing written since: nothing to do.
+    let rebuilt = index_oid().await;
+    assert_eq!(
+        ingest::rebuild_indexes_if_bloated(&app.state.db)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(index_oid().await, rebuilt);
+}
+
+#[tokio::test]
 async fn cases_are_listed_with_filters_and_keyset_pages() {
     let app = TestApp::new().await;
     let admin = Some(app.keys.admin.as_str());
